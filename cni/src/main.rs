@@ -1,0 +1,2 @@
+//! `tether-cni`: placeholder while the commands are being written.
+fn main() {}
