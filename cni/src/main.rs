@@ -2,7 +2,7 @@
 //! NetworkProfile the tether agent picks for a pod, through the `bandwidth` and `tuning`
 //! plugins. This file only dispatches; the commands live in the library.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use cni::commands;
@@ -11,16 +11,49 @@ use cni::error::{CniError, Code};
 use cni::invocation::{Command, Invocation};
 use cni::spec::CniVersion;
 
+const HELP: &str = "\
+tether-cni: chained CNI plugin of tether (installed as /opt/cni/bin/tether, type \"tether\")
+
+A container runtime runs it, after the main plugin of a conflist, with CNI_COMMAND
+(ADD, DEL, CHECK, STATUS, GC, VERSION), CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME, CNI_PATH
+and CNI_ARGS in the environment and the network configuration on stdin (CNI spec 1.1.0;
+cniVersion 0.3.0 to 1.1.0). On ADD it asks the tether agent which NetworkProfile applies
+to the pod and hands rates, MTU and sysctls to the bandwidth and tuning plugins.
+
+Configuration keys (all optional):
+  agentSocket     agent's Unix socket            [default: /run/tether/agent.sock]
+  agentTimeoutMs  deadline for the agent          [default: 2000]
+  failurePolicy   ignore | fail when the agent cannot answer  [default: ignore]
+  stateDir        where ADD records what DEL undoes [default: /var/lib/tether/cni]
+
+Try: CNI_COMMAND=VERSION tether-cni";
+
 fn main() -> ExitCode {
-    let env = |var: &str| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
-    let mut stdin = Vec::new();
-    let outcome = Invocation::from_env(env).and_then(|invocation| {
-        // VERSION needs no configuration; not reading stdin keeps it instant.
-        if invocation.command != Command::Version {
-            read_stdin(&mut stdin)?;
+    if let Some(arg) = std::env::args().nth(1) {
+        match arg.as_str() {
+            "-h" | "--help" => println!("{HELP}"),
+            "-V" | "--version" => println!("tether-cni {}", env!("CARGO_PKG_VERSION")),
+            _ => {
+                eprintln!("tether-cni takes no arguments; see tether-cni --help");
+                return ExitCode::FAILURE;
+            }
         }
-        commands::run(&invocation, &stdin)
-    });
+        return ExitCode::SUCCESS;
+    }
+    let env = |var: &str| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
+    let invocation = Invocation::from_env(env);
+    let mut stdin = Vec::new();
+    // VERSION needs no configuration, and a person at a terminal has none to give; every
+    // other call reads it, also to answer errors in the configuration's cniVersion.
+    let wants_stdin = !matches!(&invocation, Ok(i) if i.command == Command::Version);
+    let read = if wants_stdin && !io::stdin().is_terminal() {
+        read_stdin(&mut stdin)
+    } else {
+        Ok(())
+    };
+    let outcome = read
+        .and(invocation)
+        .and_then(|invocation| commands::run(&invocation, &stdin));
     let mut stdout = io::stdout().lock();
     match outcome {
         Ok(output) => {
@@ -32,6 +65,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let version = NetConf::sniff_version(&stdin).unwrap_or(CniVersion::LATEST);
             let _ = writeln!(stdout, "{}", e.to_json(version));
+            if io::stdout().is_terminal() {
+                eprintln!("tether-cni is run by a container runtime; see tether-cni --help");
+            }
             ExitCode::FAILURE
         }
     }

@@ -1,0 +1,225 @@
+//! Shared by the privileged tests and the benchmark: a node with a bridge network, pods as
+//! network namespaces, an in-test agent and a runtime that runs the plugin chain.
+#![allow(dead_code, missing_docs)]
+
+pub mod agent;
+pub mod kernel;
+pub mod runtime;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cni::protocol::{AddResponse, Bandwidth, ProfileRef, Source};
+use serde_json::{Value, json};
+
+use runtime::{Attachment, Chain};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// Whether privileged tests can run; under `CI=true` not being root is a failure.
+pub fn privileged() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let have_plugins = Path::new(runtime::PLUGIN_DIR).join("bandwidth").exists();
+    if root && have_plugins {
+        return true;
+    }
+    let why = if root {
+        "containernetworking-plugins are not installed"
+    } else {
+        "not root"
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "privileged test skipped under CI=true: {why}"
+    );
+    eprintln!("skipped: {why}");
+    false
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().unwrap();
+    assert!(status.success(), "ip {args:?}");
+}
+
+/// A network namespace, deleted on drop.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(name: String) -> Netns {
+        ip(&["netns", "add", &name]);
+        Netns { name }
+    }
+
+    pub fn path(&self) -> String {
+        format!("/var/run/netns/{}", self.name)
+    }
+
+    /// Deletes it now, as a runtime does when a sandbox dies before DEL.
+    pub fn delete(&self) {
+        ip(&["netns", "del", &self.name]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// One test's node: its own bridge, subnet, IPAM and tether state directories, agent socket.
+pub struct Node {
+    pub id: u32,
+    pub dir: PathBuf,
+    pub bridge: String,
+    subnet: String,
+}
+
+impl Node {
+    pub fn new() -> Node {
+        let id = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("tether-it-{pid}-{id}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Node {
+            id,
+            dir,
+            bridge: format!("tt{:x}b{id}", pid % 0x10000),
+            subnet: format!("10.{}.{}.0/24", 100 + pid % 100, id),
+        }
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("agent.sock")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// Files tether left in its state directory.
+    pub fn state_files(&self) -> Vec<String> {
+        match std::fs::read_dir(self.state_dir()) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// bridge + host-local, then tether with `tether` keys added to its defaults.
+    pub fn chain(&self, version: &str, tether: Value) -> Chain {
+        let mut tether_conf = json!({
+            "type": "tether",
+            "agentSocket": self.socket(),
+            "agentTimeoutMs": 2000,
+            "stateDir": self.state_dir(),
+        });
+        tether_conf
+            .as_object_mut()
+            .unwrap()
+            .extend(tether.as_object().cloned().unwrap_or_default());
+        Chain {
+            version: version.into(),
+            name: format!("tether-it-{}", self.id),
+            plugins: vec![
+                (
+                    Path::new(runtime::PLUGIN_DIR).join("bridge"),
+                    self.bridge_conf(),
+                ),
+                (runtime::tether_binary(), tether_conf),
+            ],
+        }
+    }
+
+    /// The same chain without tether: bridge + host-local, bandwidth, tuning, configured directly.
+    pub fn direct_chain(&self, version: &str, answer: &AddResponse) -> Chain {
+        let mut plugins = vec![(
+            Path::new(runtime::PLUGIN_DIR).join("bridge"),
+            self.bridge_conf(),
+        )];
+        for delegate in cni::delegate::plan(answer) {
+            let mut conf = Value::Object(delegate.conf);
+            conf["type"] = json!(delegate.plugin);
+            plugins.push((Path::new(runtime::PLUGIN_DIR).join(&delegate.plugin), conf));
+        }
+        Chain {
+            version: version.into(),
+            name: format!("tether-it-{}", self.id),
+            plugins,
+        }
+    }
+
+    fn bridge_conf(&self) -> Value {
+        json!({
+            "type": "bridge",
+            "bridge": self.bridge,
+            "isGateway": true,
+            "ipam": {"type": "host-local", "subnet": self.subnet, "dataDir": self.dir.join("ipam")},
+        })
+    }
+
+    /// A pod sandbox: a fresh namespace and the attachment that names it.
+    pub fn pod(&self, name: &str) -> (Netns, Attachment) {
+        let netns = Netns::new(format!(
+            "tether-it-{}-{}-{name}",
+            std::process::id(),
+            self.id
+        ));
+        let attachment = Attachment {
+            container_id: format!("c{}x{}x{name}", std::process::id(), self.id),
+            netns: netns.path(),
+            ifname: "eth0".into(),
+            args: format!(
+                "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID=x;K8S_POD_UID=uid-{name}"
+            ),
+        };
+        (netns, attachment)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The profile of DESIGN.md: 10M/1M in, 5M/512k out, MTU 1400, one keepalive sysctl.
+pub fn camera_profile() -> AddResponse {
+    AddResponse {
+        profile: Some(ProfileRef {
+            name: "camera".into(),
+            generation: 4,
+        }),
+        bandwidth: Some(Bandwidth {
+            ingress_rate: Some(10_000_000),
+            ingress_burst: Some(1_000_000),
+            egress_rate: Some(5_000_000),
+            egress_burst: Some(512_000),
+        }),
+        mtu: Some(1400),
+        sysctls: BTreeMap::from([("net.ipv4.tcp_keepalive_time".into(), "60".into())]),
+        source: Source::Live,
+    }
+}
+
+/// No profile matches.
+pub fn no_profile() -> AddResponse {
+    AddResponse {
+        source: Source::Default,
+        ..AddResponse::default()
+    }
+}
