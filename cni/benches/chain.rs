@@ -1,0 +1,103 @@
+//! What tether costs a pod, measured with the real plugins (root only):
+//!
+//! - ADD+DEL of bridge + host-local → tether (applying a profile through bandwidth and
+//!   tuning), against the same bridge + host-local → bandwidth → tuning chain configured
+//!   directly; the difference of the medians is what tether adds.
+//! - exec time of `tether-cni` VERSION against Debian's `bandwidth` VERSION.
+//! - size of the stripped release binary.
+//!
+//! Run: `cargo bench -p cni --bench chain` (as root; `TETHER_BENCH_ROUNDS` sets the rounds,
+//! `TETHER_CNI_BIN` the binary whose VERSION and size are measured, e.g. the static build).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::agent::{Agent, Behaviour};
+use support::runtime::{Attachment, Chain, PLUGIN_DIR, tether_binary};
+use support::{Node, camera_profile};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// One ADD+DEL of `chain` for a fresh container ID in `netns`.
+fn add_del_once(chain: &Chain, base: &Attachment, round: usize) -> Duration {
+    let mut pod = base.clone();
+    pod.container_id = format!("{}r{round}", base.container_id);
+    let start = Instant::now();
+    let result = chain.add_ok(&pod);
+    chain.del(&pod, Some(&result)).unwrap();
+    start.elapsed()
+}
+
+fn version_exec(binary: &Path, rounds: usize) -> Duration {
+    let samples = (0..rounds)
+        .map(|_| {
+            let start = Instant::now();
+            let status = Command::new(binary)
+                .env_clear()
+                .env("CNI_COMMAND", "VERSION")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            let elapsed = start.elapsed();
+            assert!(status.success());
+            elapsed
+        })
+        .collect();
+    median(samples)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") || !support::privileged() {
+        return;
+    }
+    let rounds: usize = std::env::var("TETHER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
+    let node = Node::new();
+    let _agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
+    let with_tether = node.chain("1.0.0", json!({}));
+    let direct = node.direct_chain("1.0.0", &camera_profile());
+
+    let (_netns, pod) = node.pod("bench");
+    // Interleaved, so drift in machine load hits both chains alike; the added time is the
+    // median of the per-round differences.
+    let (mut tether, mut plain, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds + 10 {
+        let t = add_del_once(&with_tether, &pod, 2 * round);
+        let p = add_del_once(&direct, &pod, 2 * round + 1);
+        // The first rounds warm the page cache and the IPAM store.
+        if round >= 10 {
+            tether.push(t);
+            plain.push(p);
+            added.push(t.as_secs_f64() - p.as_secs_f64());
+        }
+    }
+    added.sort_by(f64::total_cmp);
+    let added_us = added[added.len() / 2] * 1e6;
+    let (tether, plain) = (median(tether), median(plain));
+
+    let binary = std::env::var_os("TETHER_CNI_BIN").map_or_else(tether_binary, Into::into);
+    let tether_version = version_exec(&binary, rounds * 5);
+    let go_version = version_exec(&Path::new(PLUGIN_DIR).join("bandwidth"), rounds * 5);
+    let size = std::fs::metadata(&binary).unwrap().len();
+
+    println!("tether-cni benchmark, {rounds} rounds, medians");
+    println!("  ADD+DEL bridge → tether(bandwidth, tuning)  {:>9.0} µs", micros(tether));
+    println!("  ADD+DEL bridge → bandwidth → tuning          {:>9.0} µs", micros(plain));
+    println!("  added by tether per ADD+DEL (median diff)    {added_us:>9.0} µs");
+    println!("  VERSION tether-cni                           {:>9.0} µs", micros(tether_version));
+    println!("  VERSION bandwidth (Go, Debian)               {:>9.0} µs", micros(go_version));
+    println!("  tether-cni binary ({})  {:.2} MiB", binary.display(), size as f64 / (1024.0 * 1024.0));
+}
