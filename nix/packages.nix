@@ -1,0 +1,70 @@
+# tether-agent, tether-cni and the agent's OCI image, built from the workspace's Cargo.lock.
+#
+# doCheck is off for the packages: the crates' integration tests need root, network namespaces
+# and Docker (tiers 2 and 3 of the test plan), which the Nix sandbox does not give. .ci/run runs
+# them; `checks.<system>.unit-tests` (nix/checks.nix) runs the unprivileged unit tests.
+{ used, src, cargoLock, version }:
+let
+  crate = { pname, package, build ? used.buildRustPackage }: build {
+    inherit pname version src;
+    cargoLock.lockFile = cargoLock;
+    cargoBuildFlags = [ "-p" package ];
+    doCheck = false;
+    meta.mainProgram = pname;
+  };
+
+  tether-agent = crate { pname = "tether-agent"; package = "agent"; };
+
+  # Static, because `tether-agent install-cni` copies it onto the node, where /nix/store is not.
+  tether-cni = crate {
+    pname = "tether-cni";
+    package = "cni";
+    build = used.buildStaticRustPackage;
+  };
+
+  # The upstream plugins the installer copies when a node lacks them. Built like the upstream
+  # release binaries (CGO_ENABLED=0), so they are static and run outside the Nix store too.
+  cni-plugins-static = used.cni-plugins.overrideAttrs (old: {
+    env = (old.env or { }) // { CGO_ENABLED = "0"; };
+  });
+
+  # The files install-cni copies to the host, at the path a node would have them. The build
+  # fails if one of them is dynamically linked or does not answer the CNI VERSION command.
+  host-cni-bin = used.runCommand "tether-host-cni-bin-${version}"
+    {
+      nativeBuildInputs = [ used.patchelf ];
+    } ''
+    mkdir -p $out/opt/cni/bin
+    cp ${tether-cni}/bin/tether-cni $out/opt/cni/bin/tether
+    cp ${cni-plugins-static}/bin/bandwidth ${cni-plugins-static}/bin/tuning $out/opt/cni/bin/
+    for plugin in $out/opt/cni/bin/*; do
+      if patchelf --print-interpreter "$plugin" >/dev/null 2>&1; then
+        echo "$plugin is dynamically linked; it would not run on a node without /nix/store" >&2
+        exit 1
+      fi
+      answer=$(echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION "$plugin")
+      case "$answer" in
+        *supportedVersions*) ;;
+        *) echo "$plugin answered VERSION with: $answer" >&2; exit 1 ;;
+      esac
+    done
+  '';
+
+  image = used.buildLayeredImage {
+    name = "tether-agent";
+    tag = version;
+    contents = [ tether-agent host-cni-bin ];
+    config = {
+      Entrypoint = [ "${tether-agent}/bin/tether-agent" ];
+      Labels = {
+        "org.opencontainers.image.title" = "tether-agent";
+        "org.opencontainers.image.version" = version;
+        "org.opencontainers.image.licenses" = "Apache-2.0";
+      };
+    };
+  };
+in
+{
+  inherit tether-agent tether-cni image;
+  default = tether-agent;
+}
