@@ -24,8 +24,10 @@ let
 
   # The upstream plugins the installer copies when a node lacks them. Built like the upstream
   # release binaries (CGO_ENABLED=0), so they are static and run outside the Nix store too.
+  # Exported in preBuild rather than set in `env`: buildGoModule recomputes env.CGO_ENABLED from
+  # its own arguments in some revisions, which would undo an override there.
   cni-plugins-static = used.cni-plugins.overrideAttrs (old: {
-    env = (old.env or { }) // { CGO_ENABLED = "0"; };
+    preBuild = (old.preBuild or "") + "\nexport CGO_ENABLED=0\n";
   });
 
   # The files install-cni copies to the host, at the path a node would have them. The build
