@@ -56,7 +56,8 @@ let
         (map (system: { name = system; value = pkgs; }) (linux ++ darwin));
     };
 
-  outputsWith = stub: flake.outputs { nixpkgs = stub; };
+  # as Nix calls it: with every input and the flake itself as `self`
+  outputsWith = stub: let self = flake.outputs { inherit self; nixpkgs = stub; }; in self;
   outputs = outputsWith (stubNixpkgs { });
 
   # true when evaluating value in full throws (an error the flake raised on purpose)
@@ -65,8 +66,8 @@ let
   # --- the checks ---------------------------------------------------------------------------
 
   x86 = outputs.packages.x86_64-linux;
-  hostCnis = builtins.filter (p: (p.stub or "") == "runCommand") x86.image.args.contents;
-  hostCni = if hostCnis == [ ] then { script = ""; outPath = ""; } else builtins.head hostCnis;
+  bundles = builtins.filter (p: (p.stub or "") == "runCommand") x86.image.args.contents;
+  bundle = if bundles == [ ] then { script = ""; outPath = ""; } else builtins.head bundles;
   localCrate = name: builtins.any (p: p.name == name && !(p ? source)) cargoLock.package;
   crateBuild = pkg: stub: crate:
     pkg.stub == stub
@@ -119,15 +120,19 @@ let
       crateBuild x86.tether-cni "buildStaticRustPackage" "cni";
     "image: entrypoint tether-agent, tagged with the workspace version" =
       x86.image.stub == "buildLayeredImage"
-      && x86.image.args.config.Entrypoint == [ "${x86.tether-agent}/bin/tether-agent" ]
+      && x86.image.args.contents == [ bundle ]
+      && x86.image.args.config.Entrypoint == [ "${bundle}/bin/tether-agent" ]
       && x86.image.args.tag == version
-      && builtins.elem x86.tether-agent.outPath (map (p: p.outPath) x86.image.args.contents);
-    "image: tether-cni as /opt/cni/bin/tether beside static bandwidth and tuning" =
-      contains "cp ${x86.tether-cni}/bin/tether-cni [$]out/opt/cni/bin/tether\n" hostCni.script
-      && contains "/bin/bandwidth [^\n]*/bin/tuning [$]out/opt/cni/bin/" hostCni.script
-      && contains "cni-plugins-overridden/bin/bandwidth" hostCni.script
-      && contains "patchelf --print-interpreter" hostCni.script
-      && builtins.elem hostCni.outPath (map (p: p.outPath) x86.image.args.contents);
+      && contains "cp ${x86.tether-agent}/bin/tether-agent ${x86.tether-cni}/bin/tether-cni [$]out/bin/\n" bundle.script;
+    "image: static bandwidth and tuning beside tether-cni, and as /opt/cni/bin/{tether,bandwidth,tuning}" =
+      contains "cni-plugins-overridden/bin/bandwidth [^\n]*cni-plugins-overridden/bin/tuning [$]out/bin/\n" bundle.script
+      && builtins.all (link: contains "ln -s [.][.]/[.][.]/[.][.]/bin/${link}\n" bundle.script) [
+        "tether-cni [$]out/opt/cni/bin/tether"
+        "bandwidth [$]out/opt/cni/bin/bandwidth"
+        "tuning [$]out/opt/cni/bin/tuning"
+      ]
+      && contains "for plugin in [$]out/bin/tether-cni [$]out/bin/bandwidth [$]out/bin/tuning; do" bundle.script
+      && contains "patchelf --print-interpreter" bundle.script;
     "dev shell (Linux): every tool the issue names, cni-plugins on CNI_PATH" =
       shellHas "x86_64-linux" (shellTools ++ [ "cni-plugins" ])
       && shellHas "aarch64-linux" (shellTools ++ [ "cni-plugins" ])

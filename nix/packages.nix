@@ -30,16 +30,22 @@ let
     preBuild = (old.preBuild or "") + "\nexport CGO_ENABLED=0\n";
   });
 
-  # The files install-cni copies to the host, at the path a node would have them. The build
-  # fails if one of them is dynamically linked or does not answer the CNI VERSION command.
-  host-cni-bin = used.runCommand "tether-host-cni-bin-${version}"
+  # Everything the image runs or hands to the node, in one directory, so that install-cni finds
+  # the plugins beside its own executable, on PATH (/bin) or under /opt/cni/bin, whichever it
+  # looks at: bin/{tether-agent,tether-cni,bandwidth,tuning}, and opt/cni/bin/{tether,bandwidth,
+  # tuning} as the names a node gives them. The build fails if a binary meant for the node is
+  # dynamically linked (it would not run without /nix/store) or does not answer CNI VERSION.
+  bundle = used.runCommand "tether-bundle-${version}"
     {
       nativeBuildInputs = [ used.patchelf ];
     } ''
-    mkdir -p $out/opt/cni/bin
-    cp ${tether-cni}/bin/tether-cni $out/opt/cni/bin/tether
-    cp ${cni-plugins-static}/bin/bandwidth ${cni-plugins-static}/bin/tuning $out/opt/cni/bin/
-    for plugin in $out/opt/cni/bin/*; do
+    mkdir -p $out/bin $out/opt/cni/bin
+    cp ${tether-agent}/bin/tether-agent ${tether-cni}/bin/tether-cni $out/bin/
+    cp ${cni-plugins-static}/bin/bandwidth ${cni-plugins-static}/bin/tuning $out/bin/
+    ln -s ../../../bin/tether-cni $out/opt/cni/bin/tether
+    ln -s ../../../bin/bandwidth $out/opt/cni/bin/bandwidth
+    ln -s ../../../bin/tuning $out/opt/cni/bin/tuning
+    for plugin in $out/bin/tether-cni $out/bin/bandwidth $out/bin/tuning; do
       if patchelf --print-interpreter "$plugin" >/dev/null 2>&1; then
         echo "$plugin is dynamically linked; it would not run on a node without /nix/store" >&2
         exit 1
@@ -55,9 +61,9 @@ let
   image = used.buildLayeredImage {
     name = "tether-agent";
     tag = version;
-    contents = [ tether-agent host-cni-bin ];
+    contents = [ bundle ];
     config = {
-      Entrypoint = [ "${tether-agent}/bin/tether-agent" ];
+      Entrypoint = [ "${bundle}/bin/tether-agent" ];
       Labels = {
         "org.opencontainers.image.title" = "tether-agent";
         "org.opencontainers.image.version" = version;
