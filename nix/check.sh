@@ -12,7 +12,7 @@ set -euo pipefail
 
 nixpkgs_fmt_version=1.3.0
 deadnix_version=1.3.1
-tools_root=${TETHER_NIX_TOOLS:-$HOME/.cache/tether/nix-tools}
+tools_root=${TETHER_NIX_TOOLS:-${HOME:-/root}/.cache/tether/nix-tools}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
