@@ -8,8 +8,9 @@
 # (2026-01-20), narHash sha256-sJERJIYTKPFXkoz/gBaBtRKke82h4DkX3BBSsKbfbvI=. Found as the
 # locked `nixos-25.11` input of github.com/sglre6355/nixos-config, flake.lock at commit
 # 6718494aea2d246e642e98a675b0543a73c6d6a7. 25.11 rather than 25.05 because the workspace needs
-# rustc >= 1.89 (edition 2024, rust-version in Cargo.toml) and 25.05 shipped an older rustc;
-# nix/outputs.nix refuses a rustc older than Cargo.toml's rust-version.
+# rustc >= 1.89 (rust-version in Cargo.toml): unstable still had rustc 1.86 on 2025-06-03, after
+# the 25.05 branch-off (NixOS/nixpkgs#413563), and 1.91.1 until 2025-12-15, after the 25.11
+# branch-off (NixOS/nixpkgs#470993). nix/outputs.nix refuses a rustc older than rust-version.
 rec {
   nixpkgsRev = "3ceaaa8bc963ced4d830e06ea2d0863b6490ff03";
   nixpkgsNarHash = "sha256-sJERJIYTKPFXkoz/gBaBtRKke82h4DkX3BBSsKbfbvI=";
