@@ -104,6 +104,8 @@ let
       flake.inputs.nixpkgs.url == "github:NixOS/nixpkgs/${pins.nixpkgsRev}"
       && builtins.match "[0-9a-f]{40}" pins.nixpkgsRev != null
       && builtins.attrNames flake.inputs == [ "nixpkgs" ];
+    "every output of every system evaluates in full with only the attributes nix/pkgs-used.nix lists" =
+      !(refused outputs);
     "packages and checks for the two Linux systems, dev shells for darwin too" =
       builtins.attrNames outputs.packages == linux
       && builtins.attrNames outputs.checks == linux
