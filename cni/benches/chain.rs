@@ -17,9 +17,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cni::runtime::NetworkList;
 use serde_json::json;
 use support::agent::{Agent, Behaviour};
-use support::runtime::{Attachment, Chain, PLUGIN_DIR, tether_binary};
+use support::runtime::{Attachment, ChainExt, PLUGIN_DIR, tether_binary};
 use support::{Node, camera_profile};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -32,7 +33,7 @@ fn micros(d: Duration) -> f64 {
 }
 
 /// One ADD+DEL of `chain` for a fresh container ID in `netns`.
-fn add_del_once(chain: &Chain, base: &Attachment, round: usize) -> Duration {
+fn add_del_once(chain: &NetworkList, base: &Attachment, round: usize) -> Duration {
     let mut pod = base.clone();
     pod.container_id = format!("{}r{round}", base.container_id);
     let start = Instant::now();
@@ -64,7 +65,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") || !support::privileged() {
         return;
     }
-    let rounds: usize = std::env::var("TETHER_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
+    let rounds: usize = std::env::var("TETHER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(200);
     let node = Node::new();
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
     let with_tether = node.chain("1.0.0", json!({}));
@@ -94,10 +98,26 @@ fn main() {
     let size = std::fs::metadata(&binary).unwrap().len();
 
     println!("tether-cni benchmark, {rounds} rounds, medians");
-    println!("  ADD+DEL bridge → tether(bandwidth, tuning)  {:>9.0} µs", micros(tether));
-    println!("  ADD+DEL bridge → bandwidth → tuning          {:>9.0} µs", micros(plain));
+    println!(
+        "  ADD+DEL bridge → tether(bandwidth, tuning)  {:>9.0} µs",
+        micros(tether)
+    );
+    println!(
+        "  ADD+DEL bridge → bandwidth → tuning          {:>9.0} µs",
+        micros(plain)
+    );
     println!("  added by tether per ADD+DEL (median diff)    {added_us:>9.0} µs");
-    println!("  VERSION tether-cni                           {:>9.0} µs", micros(tether_version));
-    println!("  VERSION bandwidth (Go, Debian)               {:>9.0} µs", micros(go_version));
-    println!("  tether-cni binary ({})  {:.2} MiB", binary.display(), size as f64 / (1024.0 * 1024.0));
+    println!(
+        "  VERSION tether-cni                           {:>9.0} µs",
+        micros(tether_version)
+    );
+    println!(
+        "  VERSION bandwidth (Go, Debian)               {:>9.0} µs",
+        micros(go_version)
+    );
+    println!(
+        "  tether-cni binary ({})  {:.2} MiB",
+        binary.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
 }

@@ -4,9 +4,10 @@
 
 mod support;
 
+use cni::runtime::Exec;
 use serde_json::{Value, json};
 use support::agent::{Agent, Behaviour};
-use support::runtime::{Outcome, exec, tether_binary};
+use support::runtime::{ExecExt, exec, tether_binary};
 use support::{Node, camera_profile};
 
 fn env(command: &str) -> Vec<(&'static str, String)> {
@@ -33,12 +34,7 @@ fn conf(node: &Node) -> Value {
 }
 
 /// Runs tether, and checks what every bad input must leave behind.
-fn refused(
-    node: &Node,
-    agent: &Agent,
-    env: &[(&str, String)],
-    stdin: &[u8],
-) -> (u64, Value, Outcome) {
+fn refused(node: &Node, agent: &Agent, env: &[(&str, String)], stdin: &[u8]) -> (u64, Value, Exec) {
     let out = exec(&tether_binary(), env, stdin);
     let code = out.error_code();
     assert!(agent.requests().is_empty(), "the agent was asked: {out:?}");

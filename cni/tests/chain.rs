@@ -10,6 +10,7 @@ use support::agent::{Agent, Behaviour};
 use support::kernel::{
     host_link_exists, host_veth, mtu_in, redirect_target, set_sysctl_in, sysctl_in, tbf_rate_bits,
 };
+use support::runtime::{ChainExt, ExecExt};
 use support::{Node, camera_profile, no_profile, privileged};
 
 const KEEPALIVE: &str = "net.ipv4.tcp_keepalive_time";
@@ -74,7 +75,7 @@ fn add_applies_the_profile_and_del_removes_every_trace() {
 
     chain
         .del(&pod, Some(&result))
-        .unwrap_or_else(|(i, o)| panic!("DEL at {i}: {o:?}"));
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !host_link_exists(&applied.ifb),
         "ifb {} left behind",
@@ -120,8 +121,7 @@ fn no_matching_profile_passes_prev_result_through_untouched() {
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(no_profile()));
     let chain = node.chain("1.0.0", json!({}));
     let (netns, pod) = node.pod("plain");
-    let prev =
-        support::runtime::exec(&chain.plugins[0].0, &pod.env("ADD"), &chain.conf(0, None)).json();
+    let prev = chain.main_add(&pod);
     let out = chain.tether(&pod.env("ADD"), Some(&prev), json!({}));
     assert!(out.success, "{out:?}");
     assert_eq!(out.json(), prev);
@@ -137,7 +137,7 @@ fn no_matching_profile_passes_prev_result_through_untouched() {
 fn agent_failure(
     behaviour: Option<Behaviour>,
     policy: &str,
-) -> (Node, support::runtime::Outcome, Option<Agent>) {
+) -> (Node, cni::runtime::Exec, Option<Agent>) {
     let node = Node::new();
     let agent = behaviour.map(|b| Agent::start(&node.socket(), b));
     let chain = node.chain(
@@ -146,20 +146,20 @@ fn agent_failure(
     );
     let (_netns, pod) = node.pod("x");
     let outcome = match chain.add(&pod) {
-        Ok(result) => {
+        Ok((result, _)) => {
             let veth = host_veth(&result, &node.bridge);
             assert_eq!(tbf_rate_bits(&veth), None, "no profile may be applied");
             chain.del(&pod, Some(&result)).unwrap();
-            support::runtime::Outcome {
+            cni::runtime::Exec {
                 success: true,
                 stdout: result.to_string(),
                 stderr: String::new(),
             }
         }
-        Err((i, out)) => {
-            assert_eq!(i, 1, "only tether may fail: {out:?}");
+        Err(failure) => {
+            assert_eq!(failure.index, 1, "only tether may fail: {failure}");
             chain.del(&pod, None).unwrap();
-            out
+            failure.exec.unwrap()
         }
     };
     (node, outcome, agent)
@@ -231,8 +231,7 @@ fn ignore_policy_says_on_stderr_why_there_is_no_profile() {
     let node = Node::new();
     let chain = node.chain("1.0.0", json!({}));
     let (_netns, pod) = node.pod("quiet");
-    let bridge = chain.conf(0, None);
-    let prev = support::runtime::exec(&chain.plugins[0].0, &pod.env("ADD"), &bridge).json();
+    let prev = chain.main_add(&pod);
     let out = chain.tether(&pod.env("ADD"), Some(&prev), json!({}));
     assert!(out.success, "{out:?}");
     assert!(out.stderr.contains("without a profile"), "{out:?}");
@@ -263,7 +262,7 @@ fn del_twice_and_del_after_the_namespace_is_gone_succeed() {
     netns.delete();
     chain
         .del(&pod, Some(&result))
-        .unwrap_or_else(|(i, o)| panic!("DEL at {i} after netns deletion: {o:?}"));
+        .unwrap_or_else(|e| panic!("DEL after netns deletion: {e}"));
     let mut without_netns = pod.clone();
     without_netns.netns = String::new();
     chain.del(&without_netns, None).unwrap();
@@ -281,9 +280,7 @@ fn check_verifies_the_kernel_against_the_record() {
     let chain = node.chain("1.0.0", json!({}));
     let (netns, pod) = node.pod("chk");
     let result = chain.add_ok(&pod);
-    chain
-        .check(&pod, &result)
-        .unwrap_or_else(|(i, o)| panic!("CHECK at {i}: {o:?}"));
+    chain.check(&pod, &result).unwrap_or_else(|e| panic!("{e}"));
 
     // Drift behind the plugins' back: tuning's CHECK, run by tether, notices.
     set_sysctl_in(&netns.name, KEEPALIVE, "7200");
@@ -404,8 +401,7 @@ fn a_failing_delegate_is_rolled_back_and_leaves_no_state() {
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(profile));
     let chain = node.chain("1.0.0", json!({}));
     let (_netns, pod) = node.pod("rollback");
-    let bridge = chain.conf(0, None);
-    let prev = support::runtime::exec(&chain.plugins[0].0, &pod.env("ADD"), &bridge).json();
+    let prev = chain.main_add(&pod);
     let veth = host_veth(&prev, &node.bridge);
     let out = chain.tether(&pod.env("ADD"), Some(&prev), json!({}));
     assert!(!out.success, "{out:?}");
@@ -436,8 +432,7 @@ fn a_missing_delegate_fails_cleanly() {
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
     let chain = node.chain("1.0.0", json!({}));
     let (_netns, pod) = node.pod("nodelegate");
-    let prev =
-        support::runtime::exec(&chain.plugins[0].0, &pod.env("ADD"), &chain.conf(0, None)).json();
+    let prev = chain.main_add(&pod);
     let empty = node.dir.join("empty-cni-path");
     std::fs::create_dir_all(&empty).unwrap();
     let mut env = pod.env("ADD");
@@ -460,7 +455,7 @@ fn a_1_1_0_list_runs_delegates_at_1_0_0_and_reports_the_mtu() {
     let chain = node.chain("1.1.0", json!({}));
     let (netns, pod) = node.pod("new");
     // Debian's bridge speaks at most 1.0.0; its result is a valid 1.1.0 result as well.
-    let mut bridge_conf: Value = serde_json::from_slice(&chain.conf(0, None)).unwrap();
+    let mut bridge_conf: Value = serde_json::from_slice(&chain.plugin_conf(0, None)).unwrap();
     bridge_conf["cniVersion"] = json!("1.0.0");
     let mut prev = support::runtime::exec(
         &chain.plugins[0].0,

@@ -10,11 +10,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use cni::protocol::{AddResponse, Bandwidth, ProfileRef, Source};
 use serde_json::{Value, json};
 
-use runtime::{Attachment, Chain};
+use cni::runtime::NetworkList;
+use runtime::Attachment;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -118,7 +120,7 @@ impl Node {
     }
 
     /// bridge + host-local, then tether with `tether` keys added to its defaults.
-    pub fn chain(&self, version: &str, tether: Value) -> Chain {
+    pub fn chain(&self, version: &str, tether: Value) -> NetworkList {
         let mut tether_conf = json!({
             "type": "tether",
             "agentSocket": self.socket(),
@@ -129,34 +131,35 @@ impl Node {
             .as_object_mut()
             .unwrap()
             .extend(tether.as_object().cloned().unwrap_or_default());
-        Chain {
-            version: version.into(),
-            name: format!("tether-it-{}", self.id),
-            plugins: vec![
-                (
-                    Path::new(runtime::PLUGIN_DIR).join("bridge"),
-                    self.bridge_conf(),
-                ),
+        self.list(
+            version,
+            vec![
+                (plugin("bridge"), self.bridge_conf()),
                 (runtime::tether_binary(), tether_conf),
             ],
-        }
+        )
     }
 
     /// The same chain without tether: bridge + host-local, bandwidth, tuning, configured directly.
-    pub fn direct_chain(&self, version: &str, answer: &AddResponse) -> Chain {
-        let mut plugins = vec![(
-            Path::new(runtime::PLUGIN_DIR).join("bridge"),
-            self.bridge_conf(),
-        )];
+    pub fn direct_chain(&self, version: &str, answer: &AddResponse) -> NetworkList {
+        let mut plugins = vec![(plugin("bridge"), self.bridge_conf())];
         for delegate in cni::delegate::plan(answer) {
             let mut conf = Value::Object(delegate.conf);
             conf["type"] = json!(delegate.plugin);
-            plugins.push((Path::new(runtime::PLUGIN_DIR).join(&delegate.plugin), conf));
+            plugins.push((plugin(&delegate.plugin), conf));
         }
-        Chain {
-            version: version.into(),
+        self.list(version, plugins)
+    }
+
+    fn list(&self, version: &str, plugins: Vec<(PathBuf, Value)>) -> NetworkList {
+        NetworkList {
+            cni_version: version.into(),
             name: format!("tether-it-{}", self.id),
-            plugins,
+            plugins: plugins
+                .into_iter()
+                .map(|(b, c)| (b, c.as_object().cloned().unwrap()))
+                .collect(),
+            timeout: Duration::from_secs(30),
         }
     }
 
@@ -176,16 +179,25 @@ impl Node {
             std::process::id(),
             self.id
         ));
+        let container_id = format!("c{}x{}x{name}", std::process::id(), self.id);
         let attachment = Attachment {
-            container_id: format!("c{}x{}x{name}", std::process::id(), self.id),
+            args: Attachment::kubernetes_args(
+                "default",
+                name,
+                &format!("uid-{name}"),
+                &container_id,
+            ),
+            container_id,
             netns: netns.path(),
             ifname: "eth0".into(),
-            args: format!(
-                "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={name};K8S_POD_INFRA_CONTAINER_ID=x;K8S_POD_UID=uid-{name}"
-            ),
+            cni_path: runtime::PLUGIN_DIR.into(),
         };
         (netns, attachment)
     }
+}
+
+fn plugin(name: &str) -> PathBuf {
+    Path::new(runtime::PLUGIN_DIR).join(name)
 }
 
 impl Drop for Node {
