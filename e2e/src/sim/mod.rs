@@ -1,0 +1,3 @@
+//! The `sim` backend: an in-process Kubernetes API double.
+
+pub mod apiserver;
