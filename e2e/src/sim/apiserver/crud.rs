@@ -64,6 +64,9 @@ pub fn key(rt: &ResourceType, ns: &str, name: &str) -> Key {
 
 /// Decode a JSON (or YAML) body into an object.
 pub fn decode(bytes: &[u8], content_type: &str, kind: &str) -> ApiResult<Value> {
+    if content_type.starts_with(super::proto::MEDIA_TYPE) {
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
     let v: Value = if content_type.contains("yaml") {
         let text = std::str::from_utf8(bytes)
             .map_err(|e| ApiError::bad_request(format!("body is not UTF-8: {e}")))?;
@@ -343,6 +346,12 @@ fn confine(old: &Value, mut new: Value, rt: &ResourceType, subresource: &str) ->
     if subresource == "status" {
         let mut o = old.clone();
         o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+        o["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
+        if o["metadata"]["managedFields"].is_null()
+            && let Some(m) = o["metadata"].as_object_mut()
+        {
+            m.remove("managedFields");
+        }
         if o["status"].is_null()
             && let Some(m) = o.as_object_mut()
         {

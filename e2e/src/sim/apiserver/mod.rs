@@ -9,6 +9,7 @@ mod fields;
 mod hooks;
 mod openapi;
 mod patch;
+mod proto;
 mod rbac;
 mod request;
 mod resources;

@@ -24,7 +24,7 @@ use super::request::{self, RequestInfo};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, review, table};
+use super::{discovery, openapi, proto, review, table};
 
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -114,6 +114,11 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         auth.strip_prefix("Bearer ")
             .and_then(|t| st.user_of(t.trim()))
     };
+    let user = match user.map(|u| impersonate(&st, u, &req)) {
+        None => None,
+        Some(Ok(u)) => Some(u),
+        Some(Err(e)) => return error_response(&e),
+    };
     let response = match &user {
         None => error_response(&ApiError::unauthorized()),
         Some(user) => match process(&st, &ri, user, &user_agent, req).await {
@@ -153,6 +158,70 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         user_agent,
     });
     response
+}
+
+/// `Impersonate-User` / `Impersonate-Group` (what `kubectl --as` sends), allowed to
+/// those RBAC lets `impersonate` users, ServiceAccounts and groups.
+fn impersonate(st: &State, user: UserInfo, req: &Request<Incoming>) -> ApiResult<UserInfo> {
+    let target = header_str(req, header::HeaderName::from_static("impersonate-user"));
+    let groups: Vec<String> = req
+        .headers()
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(String::from))
+        .collect();
+    if target.is_empty() && groups.is_empty() {
+        return Ok(user);
+    }
+    let mut checks: Vec<Attributes> = groups
+        .iter()
+        .map(|g| Attributes {
+            verb: "impersonate".into(),
+            resource: "groups".into(),
+            name: g.clone(),
+            resource_request: true,
+            ..Default::default()
+        })
+        .collect();
+    let sa = target
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|r| r.split_once(':'));
+    checks.push(match sa {
+        Some((ns, name)) => Attributes {
+            verb: "impersonate".into(),
+            resource: "serviceaccounts".into(),
+            namespace: ns.into(),
+            name: name.into(),
+            resource_request: true,
+            ..Default::default()
+        },
+        None => Attributes {
+            verb: "impersonate".into(),
+            resource: "users".into(),
+            name: target.clone(),
+            resource_request: true,
+            ..Default::default()
+        },
+    });
+    for a in &checks {
+        if !rbac::authorize(&st.store, &user, a) {
+            return Err(ApiError::forbidden(
+                rbac::forbidden_message(&user, a),
+                &a.name,
+                "",
+                &a.resource,
+            ));
+        }
+    }
+    let mut out = match sa {
+        Some((ns, name)) => UserInfo::service_account(ns, name),
+        None => UserInfo {
+            name: target,
+            groups: vec!["system:authenticated".into()],
+        },
+    };
+    out.groups.extend(groups);
+    Ok(out)
 }
 
 fn attributes(ri: &RequestInfo) -> Attributes {
@@ -278,7 +347,11 @@ fn resource(
         if ri.verb != "create" {
             return Err(ApiError::method_not_allowed());
         }
-        let obj = crud::decode(body, ct, &rt.kind)?;
+        let obj = if ct.starts_with(proto::MEDIA_TYPE) {
+            proto::decode_review(body, &rt.kind)?
+        } else {
+            crud::decode(body, ct, &rt.kind)?
+        };
         return Ok(Reply::Json(
             201,
             review::review(st, user, obj, rt.plural == "selfsubjectaccessreviews")?,
