@@ -133,8 +133,13 @@ pub fn apply(
             if Some(i) != mine && m.set.contains(p) {
                 if force {
                     m.set.remove(p);
+                } else if m.operation == "Update" {
+                    conflicts.push((
+                        format!("{}\" using {}", m.manager, m.api_version),
+                        p.clone(),
+                    ));
                 } else {
-                    conflicts.push((m.manager.clone(), p.clone()));
+                    conflicts.push((format!("{}\"", m.manager), p.clone()));
                 }
             }
         }
@@ -154,7 +159,8 @@ pub fn apply(
                 .any(|(i, m)| Some(i) != mine && m.set.contains(*p))
         })
         .collect();
-    gone.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Shorter paths first: removing a list-map item takes its fields with it.
+    gone.sort_by_key(|p| p.len());
     for p in gone {
         fields::remove(&mut result, p);
     }
@@ -179,21 +185,21 @@ fn conflict_error(conflicts: &[(String, Vec<String>)], rt: &ResourceType, name: 
     let n = conflicts.len();
     let message = if n == 1 {
         format!(
-            "Apply failed with 1 conflict: conflict with \"{}\": {}",
+            "Apply failed with 1 conflict: conflict with \"{}: {}",
             conflicts[0].0,
             fields::display(&conflicts[0].1)
         )
     } else {
         let lines: Vec<String> = conflicts
             .iter()
-            .map(|(m, p)| format!("conflict with \"{m}\": {}", fields::display(p)))
+            .map(|(m, p)| format!("conflict with \"{m}: {}", fields::display(p)))
             .collect();
         format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
     };
     let causes = conflicts
         .iter()
         .map(|(m, p)| {
-            json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": fields::display(p)})
+            json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{m}"), "field": fields::display(p)})
         })
         .collect();
     ApiError::apply_conflict(message, causes, &rt.group, &rt.plural, name)
