@@ -1,6 +1,6 @@
-//! tether's end-to-end harness: one backend interface, the `sim` backend (edge nodes as
-//! Docker containers, an in-process Kubernetes API double) and the `kind` backend, and what
-//! runs inside a sim edge node.
+//! tether's end-to-end harness: `tether-sim` (an in-process Kubernetes API double), one
+//! backend interface with the `sim` backend (edge nodes as Docker containers) and the `kind`
+//! backend, and what runs inside a sim edge node.
 
 pub mod docker;
 pub mod node;

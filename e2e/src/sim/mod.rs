@@ -1,4 +1,5 @@
-//! The `sim` backend: edge nodes as Docker containers, the control plane an in-process API
-//! double.
+//! The `sim` backend: edge nodes as Docker containers built locally, the control plane an
+//! in-process Kubernetes API double.
 
+pub mod apiserver;
 pub mod image;

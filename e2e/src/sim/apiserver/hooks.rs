@@ -1,0 +1,187 @@
+//! What the real control plane does around writes: CRD validation and registration,
+//! namespace status and cascading deletion, default ServiceAccounts, pod phase.
+
+use serde_json::{Value, json};
+
+use super::crud::{self, Ctx};
+use super::resources::{self, ResourceType};
+use super::state::State;
+use super::status::{ApiError, ApiResult};
+use super::store::{Generation, Key, Write};
+
+const CRDS: &str = "apiextensions.k8s.io/customresourcedefinitions";
+
+fn validate_crd(crd: &Value) -> Vec<(String, String)> {
+    let spec = &crd["spec"];
+    let mut causes = Vec::new();
+    let mut need = |field: &str, v: &Value| {
+        if v.as_str().is_none_or(str::is_empty) {
+            causes.push((field.to_string(), "Required value".to_string()));
+        }
+    };
+    need("spec.group", &spec["group"]);
+    need("spec.names.plural", &spec["names"]["plural"]);
+    need("spec.names.kind", &spec["names"]["kind"]);
+    if !matches!(spec["scope"].as_str(), Some("Namespaced" | "Cluster")) {
+        causes.push((
+            "spec.scope".into(),
+            format!(
+                "Unsupported value: {}: supported values: \"Cluster\", \"Namespaced\"",
+                spec["scope"]
+            ),
+        ));
+    }
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    if versions.is_empty() {
+        causes.push((
+            "spec.versions".into(),
+            "Invalid value: null: must have exactly one version marked as storage version".into(),
+        ));
+    } else if versions
+        .iter()
+        .filter(|v| v["storage"].as_bool() == Some(true))
+        .count()
+        != 1
+    {
+        causes.push((
+            "spec.versions".into(),
+            "Invalid value: must have exactly one version marked as storage version".into(),
+        ));
+    }
+    let want = format!(
+        "{}.{}",
+        spec["names"]["plural"].as_str().unwrap_or_default(),
+        spec["group"].as_str().unwrap_or_default()
+    );
+    let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+    if causes.is_empty() && name != want {
+        causes.push((
+            "metadata.name".into(),
+            format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+        ));
+    }
+    causes
+}
+
+/// Validate and default an object about to be stored.
+pub fn before_write(
+    st: &State,
+    rt: &ResourceType,
+    old: Option<&Value>,
+    obj: &mut Value,
+) -> ApiResult<()> {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    match rt.id().as_str() {
+        CRDS => {
+            let causes = validate_crd(obj);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
+            }
+            let group = obj["spec"]["group"].as_str().unwrap_or_default();
+            let plural = obj["spec"]["names"]["plural"].as_str().unwrap_or_default();
+            if old.is_none()
+                && st
+                    .registry()
+                    .all()
+                    .any(|r| !r.custom && r.group == group && r.plural == plural)
+            {
+                return Err(ApiError::invalid(
+                    &rt.group,
+                    &rt.kind,
+                    &name,
+                    &[(
+                        "spec.group".into(),
+                        "Invalid value: a built-in resource is served there".into(),
+                    )],
+                ));
+            }
+            let storage: Vec<Value> = obj["spec"]["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|v| v["storage"].as_bool() == Some(true))
+                .map(|v| v["name"].clone())
+                .collect();
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let cond = |t: &str, reason: &str| json!({"type": t, "status": "True", "reason": reason, "message": "", "lastTransitionTime": now});
+            obj["status"] = json!({
+                "acceptedNames": obj["spec"]["names"],
+                "conditions": [cond("NamesAccepted", "NoConflicts"), cond("Established", "InitialNamesAccepted")],
+                "storedVersions": storage,
+            });
+        }
+        "/namespaces" => {
+            if obj["status"]["phase"].is_null() {
+                obj["status"] = json!({"phase": "Active"});
+            }
+            if obj["spec"]["finalizers"].is_null() {
+                obj["spec"] = json!({"finalizers": ["kubernetes"]});
+            }
+            let labels = &mut obj["metadata"]["labels"];
+            if labels.is_null() {
+                *labels = json!({});
+            }
+            labels["kubernetes.io/metadata.name"] = json!(name);
+        }
+        "/pods" if old.is_none() && obj["status"]["phase"].is_null() => {
+            obj["status"]["phase"] = json!("Pending");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Side effects of a committed write (`new` is `None` for deletes).
+pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Option<&Value>) {
+    let st = ctx.st;
+    match (rt.id().as_str(), new) {
+        (CRDS, Some(crd)) => {
+            let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+            st.registry_mut().set_crd(name, resources::from_crd(crd));
+        }
+        (CRDS, None) => {
+            let Some(crd) = old else { return };
+            let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+            let id = format!(
+                "{}/{}",
+                crd["spec"]["group"].as_str().unwrap_or_default(),
+                crd["spec"]["names"]["plural"].as_str().unwrap_or_default()
+            );
+            delete_all(st, |k| k.resource == id);
+            st.registry_mut().remove_crd(name);
+        }
+        ("/namespaces", None) => {
+            let Some(ns) = old.and_then(|o| o["metadata"]["name"].as_str()) else {
+                return;
+            };
+            delete_all(st, |k| k.namespace == ns && k.resource != "/namespaces");
+        }
+        ("/namespaces", Some(ns)) if old.is_none() => {
+            let ns = ns["metadata"]["name"].as_str().unwrap_or_default();
+            if let Some(sa_type) = st.find("", "v1", "serviceaccounts") {
+                let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
+                let sys = Ctx {
+                    st,
+                    user: ctx.user,
+                    manager: "kube-controller-manager".into(),
+                };
+                // An existing "default" is fine: the controller only fills gaps.
+                let _ = crud::create(&sys, &sa_type, ns, sa);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn delete_all(st: &State, pred: impl Fn(&Key) -> bool) {
+    for k in st.store.keys(pred) {
+        // Already gone means another deleter won the race; nothing to do.
+        let _ = st.store.write(&k, Generation::All, |cur| match cur {
+            Some(_) => Ok(Write::Delete),
+            None => Err(ApiError::not_found("", "", &k.name)),
+        });
+    }
+}

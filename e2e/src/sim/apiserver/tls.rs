@@ -1,0 +1,58 @@
+//! The server's own CA and serving certificate (rcgen), and the rustls configuration.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use super::SimError;
+
+/// CA certificate (PEM) and the TLS configuration serving a certificate it signed.
+pub struct Pki {
+    /// PEM of the CA clients must trust.
+    pub ca_pem: String,
+    /// rustls configuration (ALPN h2 and http/1.1).
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+/// A fresh CA and a serving certificate for `sans` (DNS names or IP addresses).
+pub fn generate(sans: &[String]) -> Result<Pki, SimError> {
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "tether-sim-ca");
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(sans.to_vec())?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let cert = leaf.signed_by(&key, &issuer)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone(), ca_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )?;
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Pki {
+        ca_pem: ca_cert.pem(),
+        server: Arc::new(server),
+    })
+}
