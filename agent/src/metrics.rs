@@ -1,0 +1,141 @@
+//! The agent's Prometheus metrics.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// A label set of one static pair.
+pub type Label = [(&'static str, &'static str); 1];
+
+/// Every metric the agent exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Socket answers by HTTP status code.
+    pub socket_responses: Family<Label, Counter>,
+    /// Successful ADD answers by source (live, cache, default).
+    pub socket_answers: Family<Label, Counter>,
+    /// Socket connections refused because the peer was not the required uid.
+    pub socket_rejected_peers: Counter,
+    /// Socket connections dropped at their deadline.
+    pub socket_timeouts: Counter,
+    /// API requests that waited for the client-side token bucket.
+    pub api_throttled: Counter,
+    /// API requests retried after 429, 503 or 504.
+    pub api_retried: Counter,
+    /// Watch events and errors by resource.
+    pub watch_errors: Family<Label, Counter>,
+    /// Writes waiting in the outbox.
+    pub outbox_depth: Gauge,
+    /// Writes dropped because the outbox was full.
+    pub outbox_dropped: Counter,
+    /// NetworkProfiles ignored as invalid.
+    pub profiles_rejected: Gauge,
+    /// Disk cache loads or saves that failed.
+    pub cache_errors: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tether_agent");
+        let m = Self {
+            socket_responses: Family::default(),
+            socket_answers: Family::default(),
+            socket_rejected_peers: Counter::default(),
+            socket_timeouts: Counter::default(),
+            api_throttled: Counter::default(),
+            api_retried: Counter::default(),
+            watch_errors: Family::default(),
+            outbox_depth: Gauge::default(),
+            outbox_dropped: Counter::default(),
+            profiles_rejected: Gauge::default(),
+            cache_errors: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "socket_responses",
+            "Socket answers by HTTP status",
+            m.socket_responses.clone(),
+        );
+        registry.register(
+            "socket_answers",
+            "ADD answers by source",
+            m.socket_answers.clone(),
+        );
+        registry.register(
+            "socket_rejected_peers",
+            "Connections from a peer that is not root",
+            m.socket_rejected_peers.clone(),
+        );
+        registry.register(
+            "socket_timeouts",
+            "Connections dropped at their deadline",
+            m.socket_timeouts.clone(),
+        );
+        registry.register(
+            "api_throttled",
+            "API requests delayed by the client-side token bucket",
+            m.api_throttled.clone(),
+        );
+        registry.register(
+            "api_retried",
+            "API requests retried after 429, 503 or 504",
+            m.api_retried.clone(),
+        );
+        registry.register(
+            "watch_errors",
+            "Watch errors by resource",
+            m.watch_errors.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Writes waiting in the outbox",
+            m.outbox_depth.clone(),
+        );
+        registry.register(
+            "outbox_dropped",
+            "Writes dropped because the outbox was full",
+            m.outbox_dropped.clone(),
+        );
+        registry.register(
+            "profiles_rejected",
+            "NetworkProfiles ignored as invalid",
+            m.profiles_rejected.clone(),
+        );
+        registry.register(
+            "cache_errors",
+            "Disk cache loads or saves that failed",
+            m.cache_errors.clone(),
+        );
+        Self { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_registered_metrics_with_prefix() {
+        let m = Metrics::default();
+        m.api_retried.inc();
+        m.socket_answers.get_or_create(&[("source", "cache")]).inc();
+        let text = m.render();
+        assert!(text.contains("tether_agent_api_retried_total 1"), "{text}");
+        assert!(
+            text.contains("tether_agent_socket_answers_total{source=\"cache\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Operations endpoint (`/metrics`, `/healthz`, `/readyz`) and logging setup.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::LogFormat;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the endpoint reports on.
+pub struct Ops {
+    /// The metrics rendered on `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The store, for `/readyz` details.
+    pub store: Arc<Store>,
+    /// Set once the socket is bound and the cache loaded: the agent can answer.
+    pub ready: AtomicBool,
+}
+
+/// Sets up `tracing` with `RUST_LOG` (default `info`) in the chosen format.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Serves the endpoint until `shutdown` turns true.
+pub async fn serve(listener: TcpListener, ops: Arc<Ops>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => { tracing::warn!(error = %e, "metrics accept failed"); continue; }
+            },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let ops = ops.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let ops = ops.clone();
+                async move { Ok::<_, Infallible>(route(&req, &ops)) }
+            });
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
+        });
+    }
+}
+
+fn route(req: &Request<Incoming>, ops: &Ops) -> Response<Full<Bytes>> {
+    match req.uri().path() {
+        "/metrics" => text(
+            StatusCode::OK,
+            ops.metrics.render(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+        "/healthz" => text(StatusCode::OK, "ok\n".into(), "text/plain"),
+        "/readyz" => {
+            let (pods, profiles, rejected) = ops.store.counts();
+            let body = format!(
+                "live={} pods={pods} profiles={profiles} rejected={rejected}\n",
+                ops.store.is_live()
+            );
+            let status = if ops.ready.load(Ordering::Relaxed) {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            text(status, body, "text/plain")
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
+    }
+}
+
+fn text(status: StatusCode, body: String, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    r
+}

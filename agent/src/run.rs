@@ -1,0 +1,213 @@
+//! `tether-agent run`: wiring of the store, cache, socket server, watches, reporting and
+//! operations endpoint, and the graceful stop on SIGTERM.
+//!
+//! Order matters for edge autonomy: the disk cache is loaded and the socket bound before the
+//! API server is contacted, so pods get answers (from the cache, else defaults) whether or not
+//! the cloud is reachable.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::cli::RunArgs;
+use crate::client::{self, Limits};
+use crate::metrics::Metrics;
+use crate::ops::{self, Ops};
+use crate::outbox::Outbox;
+use crate::report::{self, KubeSink};
+use crate::server::{self, ServerConfig};
+use crate::store::{Feed, Kind, Origin, Store};
+use crate::{cache, watch as watches};
+
+/// How often, at most, the cache is rewritten and status drift is looked at.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Runs the agent until SIGTERM or SIGINT.
+pub fn main(args: RunArgs) -> anyhow::Result<()> {
+    ops::init_logging(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let store = Store::new(&args.node_name);
+    let cache_path = cache::path(&args.state_dir);
+    match cache::load(&store, &cache_path) {
+        Ok(loaded) => tracing::info!(path = %cache_path.display(), ?loaded, "disk cache"),
+        Err(e) => {
+            metrics.cache_errors.inc();
+            tracing::warn!(error = %e, "disk cache ignored");
+        }
+    }
+    let (outbox, damaged) = Outbox::open(
+        &Outbox::path(&args.state_dir),
+        args.outbox_limit,
+        metrics.clone(),
+    );
+    if let Some(e) = damaged {
+        tracing::warn!(error = %e, "outbox file ignored");
+    }
+    let listener = server::bind(&args.socket)
+        .with_context(|| format!("binding the socket {}", args.socket.display()))?;
+    let ops_listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("binding the metrics address {}", args.metrics_addr))?;
+    let (stop, stopped) = watch::channel(false);
+    let config = ServerConfig {
+        pod_wait: Duration::from_millis(args.pod_wait_ms),
+        connection_timeout: Duration::from_millis(args.connection_timeout_ms),
+        max_connections: args.max_connections,
+        required_uid: 0,
+    };
+    let server = tokio::spawn(server::serve(
+        listener,
+        store.clone(),
+        config,
+        metrics.clone(),
+        Some(outbox.clone()),
+        stopped.clone(),
+    ));
+    let ops_state = Arc::new(Ops {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        ready: true.into(),
+    });
+    tokio::spawn(ops::serve(ops_listener, ops_state.clone(), stopped.clone()));
+    tracing::info!(node = %args.node_name, socket = %args.socket.display(), metrics = %args.metrics_addr, "serving");
+
+    let limits = Limits {
+        qps: args.qps,
+        burst: args.burst,
+        throttled: metrics.api_throttled.clone(),
+        retried: metrics.api_retried.clone(),
+    };
+    let background = tokio::spawn(connect_and_watch(
+        limits,
+        store.clone(),
+        outbox.clone(),
+        metrics.clone(),
+        args.node_name.clone(),
+        stopped.clone(),
+    ));
+    let saver = tokio::spawn(save_cache_on_change(
+        store.clone(),
+        cache_path.clone(),
+        metrics.clone(),
+        stopped.clone(),
+    ));
+    tokio::spawn(report::run_status(
+        store.clone(),
+        outbox.clone(),
+        metrics.clone(),
+        SETTLE,
+        stopped.clone(),
+    ));
+
+    wait_for_signal().await?;
+    tracing::info!("stopping: no new connections, finishing answers in flight");
+    ops_state.ready.store(false, Ordering::Relaxed);
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    background.abort();
+    let _ = saver.await;
+    if let Err(e) = outbox.persist() {
+        tracing::warn!(error = %e, "persisting the outbox failed");
+    }
+    let _ = std::fs::remove_file(&args.socket);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// Builds the client (retrying while no configuration can be found), then runs the watches
+/// and the outbox flusher.
+async fn connect_and_watch(
+    limits: Limits,
+    store: Arc<Store>,
+    outbox: Arc<Outbox>,
+    metrics: Arc<Metrics>,
+    node: String,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut delay = Duration::from_secs(1);
+    let client = loop {
+        match client::infer(&limits).await {
+            Ok(c) => break c,
+            Err(e) => {
+                store.set_pod_feed(Feed::Down);
+                tracing::error!(error = %e, "no Kubernetes configuration; serving from the cache and defaults");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            }
+        }
+    };
+    let sink = KubeSink {
+        client: client.clone(),
+        node,
+    };
+    tokio::join!(
+        watches::run(client, store, metrics),
+        outbox.run(sink, stopped)
+    );
+}
+
+/// Rewrites the disk cache after changes, at most every [`SETTLE`], once something was listed
+/// live (so a failed start never overwrites a good cache with less), and at shutdown.
+async fn save_cache_on_change(
+    store: Arc<Store>,
+    path: std::path::PathBuf,
+    metrics: Arc<Metrics>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut changes = store.subscribe();
+    let live = |s: &Store| {
+        [Kind::Pods, Kind::Node, Kind::Profiles]
+            .iter()
+            .any(|k| s.origin(*k) == Origin::Live)
+    };
+    loop {
+        let stopping = tokio::select! {
+            r = changes.changed() => r.is_err(),
+            _ = stopped.wait_for(|s| *s) => true,
+        };
+        if !stopping {
+            tokio::select! {
+                _ = tokio::time::sleep(SETTLE) => {}
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        }
+        changes.mark_unchanged();
+        if live(&store) {
+            let (s, p) = (store.clone(), path.clone());
+            match tokio::task::spawn_blocking(move || cache::save(&s, &p)).await {
+                Ok(Ok(())) => tracing::debug!(path = %path.display(), "disk cache written"),
+                Ok(Err(e)) => {
+                    metrics.cache_errors.inc();
+                    tracing::warn!(error = %e, "writing the disk cache failed");
+                }
+                Err(e) => tracing::warn!(error = %e, "cache writer panicked"),
+            }
+        }
+        if stopping || *stopped.borrow() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! A running `tether-agent` binary and a minimal HTTP API server double for its tests.
+
+// Test support: failing loudly is what a panic in a test helper is for.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A kubeconfig pointing at `server` with a dummy token.
+pub fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let path = dir.join(format!("kubeconfig-{}", server.replace(['/', ':'], "_")));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: dummy\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The agent binary as a child process, killed on drop.
+pub struct Agent {
+    pub child: Child,
+    pub socket: PathBuf,
+}
+
+impl Agent {
+    /// Starts `tether-agent run` for node `edge-1` and waits for its socket.
+    pub fn start(dir: &Path, kubeconfig: &Path) -> Self {
+        let socket = dir.join("run").join("agent.sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+            .args([
+                "run",
+                "--node-name",
+                "edge-1",
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent = Self { child, socket };
+        wait_until(Duration::from_secs(20), || agent.socket.exists());
+        agent
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `cond` until it holds, failing the test at `limit`.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One HTTP/1.1 request over the socket as `tether-cni` sends it; returns status and body.
+pub fn query(socket: &Path, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    (status, out.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+pub mod fake_api;
+
+/// (apiGroup, resource[/subresource], verb) of each request the double saw.
+pub fn permissions_used(
+    seen: &[fake_api::Seen],
+) -> std::collections::BTreeSet<(String, String, String)> {
+    seen.iter()
+        .map(|s| {
+            let (path, query) = s.uri.split_once('?').unwrap_or((&s.uri, ""));
+            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            let (group, rest) = match parts[0] {
+                "api" => ("", &parts[2..]),
+                _ => (parts[1], &parts[3..]),
+            };
+            let rest = if rest.first() == Some(&"namespaces") && rest.len() > 2 {
+                &rest[2..]
+            } else {
+                rest
+            };
+            let resource = match rest {
+                [r] | [r, _] => r.to_string(),
+                [r, _, sub] => format!("{r}/{sub}"),
+                _ => panic!("unexpected path {path}"),
+            };
+            let verb = match (s.method.as_str(), rest.len(), query.contains("watch=true")) {
+                ("GET", _, true) => "watch",
+                ("GET", 1, false) => "list",
+                ("GET", _, false) => "get",
+                ("POST", _, _) => "create",
+                ("PATCH", _, _) => "patch",
+                ("PUT", _, _) => "update",
+                ("DELETE", _, _) => "delete",
+                (m, _, _) => panic!("unexpected method {m}"),
+            };
+            (group.to_owned(), resource, verb.to_owned())
+        })
+        .collect()
+}
+
+/// (apiGroup, resource, verb) triples granted by the ClusterRole in deploy/rbac.yaml.
+pub fn permissions_granted() -> std::collections::BTreeSet<(String, String, String)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml"))
+        .unwrap();
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(&text).unwrap();
+    let role: k8s_openapi::api::rbac::v1::ClusterRole =
+        serde_json::from_value(docs[0].clone()).unwrap();
+    let mut out = std::collections::BTreeSet::new();
+    for rule in role.rules.unwrap() {
+        for g in rule.api_groups.iter().flatten() {
+            for r in rule.resources.iter().flatten() {
+                for v in &rule.verbs {
+                    out.insert((g.clone(), r.clone(), v.clone()));
+                }
+            }
+        }
+    }
+    out
+}
