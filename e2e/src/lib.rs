@@ -2,6 +2,10 @@
 //! backend interface with the `sim` backend (edge nodes as Docker containers) and the `kind`
 //! backend, and what runs inside a sim edge node.
 
+pub mod backend;
+pub mod binaries;
+pub mod cleanup;
 pub mod docker;
 pub mod node;
+pub mod phase;
 pub mod sim;

@@ -34,6 +34,12 @@ enum Cmd {
     /// Pod sandboxes.
     #[command(subcommand)]
     Pod(PodCmd),
+    /// Print a file (the node image has no shell; run it under `ip netns exec` to read a
+    /// pod's /proc/sys).
+    Cat {
+        /// The file.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +108,11 @@ fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             });
         }
         Cmd::Pod(PodCmd::Del { container_id }) => pods::del(&container_id)?,
+        Cmd::Cat { path } => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            print!("{text}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -131,14 +131,28 @@ pub fn signal(pid: u32, sig: Signal) -> anyhow::Result<()> {
     kill_process(pid, sig).with_context(|| format!("signalling pid {pid:?}"))
 }
 
-/// `tether-node restart-agent`: SIGTERM to the agent; init starts a new one.
-pub fn restart_agent() -> anyhow::Result<()> {
-    let pid: u32 = fs::read_to_string(AGENT_PID_FILE)
+fn agent_pid() -> anyhow::Result<u32> {
+    fs::read_to_string(AGENT_PID_FILE)
         .with_context(|| format!("reading {AGENT_PID_FILE}"))?
         .trim()
         .parse()
-        .with_context(|| format!("parsing {AGENT_PID_FILE}"))?;
-    signal(pid, Signal::TERM)
+        .with_context(|| format!("parsing {AGENT_PID_FILE}"))
+}
+
+/// `tether-node restart-agent`: SIGTERM to the agent; returns once init has started the next
+/// one, so whoever waits for readiness next talks to the new process.
+pub fn restart_agent() -> anyhow::Result<()> {
+    let old = agent_pid()?;
+    signal(old, Signal::TERM)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent_pid().ok() == Some(old) {
+        if std::time::Instant::now() > deadline {
+            bail!("the agent (pid {old}) was not restarted within 30s");
+        }
+        // init rewrites the pid file when it starts the next agent; nothing to wait on but it.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,4 +2,8 @@
 //! in-process Kubernetes API double.
 
 pub mod apiserver;
+pub mod cluster;
 pub mod image;
+pub mod node;
+
+pub use cluster::SimCluster;

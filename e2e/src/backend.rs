@@ -1,0 +1,300 @@
+//! The one interface the scenarios are written against, and the backends behind it:
+//! `sim` (default) and `kind`, chosen with `TETHER_E2E_BACKEND`.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+use serde_json::Value;
+
+use crate::sim::SimCluster;
+
+/// Environment variable choosing the backend.
+pub const BACKEND_ENV: &str = "TETHER_E2E_BACKEND";
+/// The agent's identity as the API server sees it.
+pub const AGENT_USER: &str = "system:serviceaccount:tether-system:tether-agent";
+
+/// Which backend runs the scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Docker containers as edge nodes, an in-process API double.
+    Sim,
+    /// A Kind cluster with OpenYurt and yurthub.
+    Kind,
+}
+
+impl BackendKind {
+    /// From `TETHER_E2E_BACKEND` (`sim` when unset).
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var(BACKEND_ENV).as_deref() {
+            Err(_) | Ok("") | Ok("sim") => Ok(BackendKind::Sim),
+            Ok("kind") => Ok(BackendKind::Kind),
+            Ok(other) => bail!("{BACKEND_ENV}={other:?}: expected \"sim\" or \"kind\""),
+        }
+    }
+}
+
+/// How a node is cut off from the cloud.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// `docker network disconnect`, as OpenYurt's own e2e does: the link is gone.
+    Network,
+    /// Packets to the API server dropped: connections hang instead of failing.
+    Blackhole,
+}
+
+/// An edge node to create.
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// OpenYurt node pool (`apps.openyurt.io/nodepool`).
+    pub pool: String,
+}
+
+/// The cluster a scenario needs.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// Edge nodes.
+    pub nodes: Vec<NodeSpec>,
+    /// The agent's client-side QPS.
+    pub agent_qps: f64,
+    /// The agent's client-side burst.
+    pub agent_burst: u32,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            nodes: vec![
+                NodeSpec {
+                    name: "edge-1".into(),
+                    pool: "hangzhou".into(),
+                },
+                NodeSpec {
+                    name: "edge-2".into(),
+                    pool: "shanghai".into(),
+                },
+            ],
+            agent_qps: 5.0,
+            agent_burst: 10,
+        }
+    }
+}
+
+/// A pod to put on a node.
+#[derive(Debug, Clone)]
+pub struct PodSpec {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl PodSpec {
+    /// A pod in `default` with one label.
+    pub fn labelled(name: &str, key: &str, value: &str) -> Self {
+        PodSpec {
+            namespace: "default".into(),
+            name: name.into(),
+            labels: BTreeMap::from([(key.into(), value.into())]),
+        }
+    }
+}
+
+/// A pod whose sandbox came up on a node: the CNI result and what tether recorded.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    /// Node it runs on.
+    pub node: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Sandbox ID.
+    pub container_id: String,
+    /// The chain's final CNI result.
+    pub result: Value,
+    /// tether's state record for the attachment.
+    pub tether: Value,
+}
+
+impl Attached {
+    /// Where the agent's answer came from (`live`, `cache`, `default`), `None` if it gave none.
+    pub fn source(&self) -> Option<&str> {
+        self.tether["source"].as_str()
+    }
+
+    /// Name of the applied profile.
+    pub fn profile(&self) -> Option<&str> {
+        self.tether["profile"]["name"].as_str()
+    }
+
+    /// Generation of the applied profile.
+    pub fn generation(&self) -> Option<i64> {
+        self.tether["profile"]["generation"].as_i64()
+    }
+
+    /// The host-side veth of the pod (bridge results list it without a sandbox).
+    pub fn host_veth(&self) -> Option<String> {
+        let interfaces = self.result["interfaces"].as_array()?;
+        let bridge = interfaces.first()?["name"].as_str()?;
+        interfaces
+            .iter()
+            .find(|i| i.get("sandbox").is_none() && i["name"] != bridge)
+            .and_then(|i| i["name"].as_str())
+            .map(str::to_string)
+    }
+}
+
+/// One request as the API server's audit log has it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Time it arrived.
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// Authenticated user.
+    pub user: String,
+    /// Verb.
+    pub verb: String,
+    /// API group.
+    pub api_group: String,
+    /// Resource.
+    pub resource: String,
+    /// Subresource.
+    pub subresource: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Object name.
+    pub name: String,
+    /// Request URI.
+    pub uri: String,
+    /// Response code.
+    pub code: u16,
+    /// User-Agent.
+    pub user_agent: String,
+}
+
+/// A cluster on one of the backends. Dropping it tears everything down.
+pub enum Cluster {
+    /// The sim backend.
+    Sim(SimCluster),
+}
+
+impl Cluster {
+    /// Brings a cluster up on the backend `TETHER_E2E_BACKEND` names, with tether installed.
+    pub async fn up(spec: ClusterSpec) -> anyhow::Result<Cluster> {
+        match BackendKind::from_env()? {
+            BackendKind::Sim => Ok(Cluster::Sim(SimCluster::up(spec).await?)),
+            BackendKind::Kind => bail!("the kind backend is not wired into the scenario suite yet"),
+        }
+    }
+
+    /// A client with cluster-admin rights.
+    pub fn admin(&self) -> kube::Client {
+        match self {
+            Cluster::Sim(c) => c.admin(),
+        }
+    }
+
+    /// A client authenticated as the agent's ServiceAccount, for probing its RBAC.
+    pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
+        match self {
+            Cluster::Sim(c) => c.as_agent().await,
+        }
+    }
+
+    /// Names of the edge nodes.
+    pub fn nodes(&self) -> Vec<String> {
+        match self {
+            Cluster::Sim(c) => c.nodes(),
+        }
+    }
+
+    /// Creates the pod on `node` in the API, then brings its sandbox up through the node's CNI chain.
+    pub async fn add_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<Attached> {
+        match self {
+            Cluster::Sim(c) => c.add_pod(node, pod).await,
+        }
+    }
+
+    /// Brings up the sandbox of a pod that already exists in the API (a sandbox recreated
+    /// while the node is cut off).
+    pub async fn add_sandbox(
+        &self,
+        node: &str,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+    ) -> anyhow::Result<Attached> {
+        match self {
+            Cluster::Sim(c) => c.add_sandbox(node, namespace, name, uid).await,
+        }
+    }
+
+    /// Tears the pod's sandbox down through CNI DEL.
+    pub async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => c.del_sandbox(pod).await,
+        }
+    }
+
+    /// Runs `argv` on a node (host side); its stdout.
+    pub async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
+        match self {
+            Cluster::Sim(c) => c.node(node)?.exec(argv).await,
+        }
+    }
+
+    /// Cuts a node off from the cloud.
+    pub async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => c.node(node)?.cut(how).await,
+        }
+    }
+
+    /// Reconnects a node cut off with `how`.
+    pub async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => c.node(node)?.reconnect(how).await,
+        }
+    }
+
+    /// Restarts the agent on a node and waits until it serves again.
+    pub async fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => c.node(node)?.restart_agent().await,
+        }
+    }
+
+    /// Every request the API server has seen so far.
+    pub async fn audit(&self) -> anyhow::Result<Vec<Request>> {
+        match self {
+            Cluster::Sim(c) => Ok(c.audit()),
+        }
+    }
+
+    /// Makes the API server limit `user` to `max_in_flight` requests at once and `qps`.
+    pub async fn limit(&self, user: &str, max_in_flight: usize, qps: f64) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => {
+                c.limit(user, max_in_flight, qps);
+                Ok(())
+            }
+        }
+    }
+
+    /// Requests of `user` the API server rejected with 429.
+    pub async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
+        match self {
+            Cluster::Sim(c) => Ok(c.rejected(user)),
+        }
+    }
+
+    /// Tears the cluster down, keeping logs and the audit log if the test is failing.
+    pub async fn down(self) -> anyhow::Result<()> {
+        match self {
+            Cluster::Sim(c) => c.down().await,
+        }
+    }
+}

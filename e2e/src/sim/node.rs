@@ -1,0 +1,219 @@
+//! A sim edge node: a container from the node image on the run's Docker network, given what
+//! a DaemonSet pod gets (ServiceAccount token, CA and namespace files, the in-cluster
+//! environment, `NODE_NAME`), with the agent on in-cluster config.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use testcontainers::core::{ExecCommand, Mount};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use crate::backend::Cut;
+use crate::cleanup::{OWNER_LABEL, owner_label};
+use crate::docker;
+
+/// Where a pod finds its ServiceAccount credentials.
+pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// What a node container needs to start.
+pub struct NodeSetup<'a> {
+    /// Node name (also `NODE_NAME`).
+    pub name: &'a str,
+    /// Image `repo:tag`.
+    pub image: &'a str,
+    /// Docker network of the run.
+    pub network: &'a str,
+    /// Label key and value naming the cluster.
+    pub cluster_label: (&'a str, &'a str),
+    /// API server address as the node reaches it.
+    pub api: (IpAddr, u16),
+    /// ServiceAccount token of the agent.
+    pub token: &'a str,
+    /// CA that signed the API server's certificate.
+    pub ca_pem: &'a str,
+    /// Host directory for this node's files.
+    pub dir: &'a Path,
+    /// Client-side rate limit of the agent.
+    pub qps: f64,
+    /// Burst of that limit.
+    pub burst: u32,
+}
+
+/// A running edge node.
+pub struct EdgeNode {
+    /// Node name.
+    pub name: String,
+    container: ContainerAsync<GenericImage>,
+    network: String,
+    ip: String,
+    api: (IpAddr, u16),
+}
+
+impl EdgeNode {
+    /// Starts the container and waits until its agent answers on the socket.
+    pub async fn start(setup: NodeSetup<'_>) -> anyhow::Result<EdgeNode> {
+        let secrets: PathBuf = setup.dir.join("serviceaccount");
+        std::fs::create_dir_all(&secrets)
+            .with_context(|| format!("creating {}", secrets.display()))?;
+        for (file, content) in [
+            ("token", setup.token),
+            ("ca.crt", setup.ca_pem),
+            ("namespace", "tether-system"),
+        ] {
+            std::fs::write(secrets.join(file), content)
+                .with_context(|| format!("writing {file}"))?;
+        }
+        let (repo, tag) = setup.image.split_once(':').context("image has no tag")?;
+        let container = GenericImage::new(repo, tag)
+            .with_container_name(format!("tether-e2e-{}-{}", std::process::id(), setup.name))
+            .with_network(setup.network)
+            .with_hostname(setup.name)
+            .with_label(OWNER_LABEL, std::process::id().to_string())
+            .with_label("tether.e2e.node", setup.name)
+            .with_label(setup.cluster_label.0, setup.cluster_label.1)
+            .with_cap_add("NET_ADMIN")
+            .with_cap_add("SYS_ADMIN")
+            .with_security_opt("seccomp=unconfined")
+            .with_security_opt("apparmor=unconfined")
+            // What `--security-opt systempaths=unconfined` does: /proc/sys read-write, as on
+            // a real node, because tuning sets sysctls inside pod namespaces.
+            .with_host_config_modifier(|config| {
+                config.masked_paths = Some(Vec::new());
+                config.readonly_paths = Some(Vec::new());
+            })
+            .with_mount(Mount::bind_mount(
+                secrets.to_string_lossy(),
+                SERVICE_ACCOUNT_DIR,
+            ))
+            .with_env_var("NODE_NAME", setup.name)
+            .with_env_var("KUBERNETES_SERVICE_HOST", setup.api.0.to_string())
+            .with_env_var("KUBERNETES_SERVICE_PORT", setup.api.1.to_string())
+            .with_env_var("TETHER_QPS", setup.qps.to_string())
+            .with_env_var("TETHER_BURST", setup.burst.to_string())
+            .with_env_var("TETHER_METRICS_ADDR", "0.0.0.0:9464")
+            .with_env_var("TETHER_LOG_FORMAT", "json")
+            .start()
+            .await
+            .with_context(|| {
+                format!("starting node container {} ({})", setup.name, owner_label())
+            })?;
+        let format = format!(
+            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+            setup.network
+        );
+        let ip = docker::docker(&["inspect", "--format", &format, container.id()])?
+            .trim()
+            .to_string();
+        let node = EdgeNode {
+            name: setup.name.to_string(),
+            container,
+            network: setup.network.to_string(),
+            ip,
+            api: setup.api,
+        };
+        node.exec(&["tether-node", "wait-ready"])
+            .await
+            .with_context(|| format!("agent on {} never became ready", setup.name))?;
+        Ok(node)
+    }
+
+    /// Docker's ID of the container.
+    pub fn container_id(&self) -> &str {
+        self.container.id()
+    }
+
+    /// Runs `argv` in the node; stdout, or an error with stderr when it exits non-zero.
+    pub async fn exec(&self, argv: &[&str]) -> anyhow::Result<String> {
+        let (code, stdout, stderr) = self.exec_status(argv).await?;
+        if code != 0 {
+            bail!(
+                "{} on {} exited {code}: {}{}",
+                argv.join(" "),
+                self.name,
+                stdout.trim(),
+                stderr.trim()
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Runs `argv` in the node; exit code, stdout and stderr.
+    pub async fn exec_status(&self, argv: &[&str]) -> anyhow::Result<(i64, String, String)> {
+        let mut run = self
+            .container
+            .exec(ExecCommand::new(argv.iter().map(|s| s.to_string())))
+            .await
+            .with_context(|| format!("exec {} on {}", argv.join(" "), self.name))?;
+        let stdout = String::from_utf8_lossy(&run.stdout_to_vec().await?).into_owned();
+        let stderr = String::from_utf8_lossy(&run.stderr_to_vec().await?).into_owned();
+        let code = run.exit_code().await?.unwrap_or(-1);
+        Ok((code, stdout, stderr))
+    }
+
+    /// Cuts the node off from the API server.
+    pub async fn cut(&self, how: Cut) -> anyhow::Result<()> {
+        match how {
+            Cut::Network => {
+                docker::docker(&["network", "disconnect", &self.network, self.container.id()])?;
+            }
+            Cut::Blackhole => {
+                let api = self.api.0.to_string();
+                self.exec(&["iptables", "-I", "OUTPUT", "-d", &api, "-j", "DROP"])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes [`EdgeNode::cut`].
+    pub async fn reconnect(&self, how: Cut) -> anyhow::Result<()> {
+        match how {
+            Cut::Network => {
+                docker::docker(&[
+                    "network",
+                    "connect",
+                    "--ip",
+                    &self.ip,
+                    &self.network,
+                    self.container.id(),
+                ])?;
+            }
+            Cut::Blackhole => {
+                let api = self.api.0.to_string();
+                self.exec(&["iptables", "-D", "OUTPUT", "-d", &api, "-j", "DROP"])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Restarts the agent process (as kubelet restarts a container) and waits until it serves.
+    pub async fn restart_agent(&self) -> anyhow::Result<()> {
+        self.exec(&["tether-node", "restart-agent"]).await?;
+        self.exec(&["tether-node", "wait-ready"]).await?;
+        Ok(())
+    }
+
+    /// Everything the node printed (init and agent).
+    pub fn logs(&self) -> String {
+        docker::raw(&["logs", self.container.id()])
+            .map(|o| {
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                )
+            })
+            .unwrap_or_else(|e| format!("(no logs: {e})"))
+    }
+
+    /// Removes the container.
+    pub async fn remove(self) -> anyhow::Result<()> {
+        self.container
+            .rm()
+            .await
+            .with_context(|| format!("removing node {}", self.name))
+    }
+}

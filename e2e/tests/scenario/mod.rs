@@ -1,0 +1,198 @@
+//! What every scenario uses: the cluster fixture, NetworkProfiles, waits on API state driven
+//! by watches, and readings of a node's kernel.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use e2e::backend::{Attached, Cluster, ClusterSpec};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::wait::await_condition;
+use serde_json::{Value, json};
+
+/// Brings a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) up.
+pub async fn cluster() -> Cluster {
+    Cluster::up(ClusterSpec::default())
+        .await
+        .expect("bringing the cluster up")
+}
+
+/// Brings a cluster with `spec` up.
+pub async fn cluster_with(spec: ClusterSpec) -> Cluster {
+    Cluster::up(spec).await.expect("bringing the cluster up")
+}
+
+/// The NetworkProfile API.
+pub fn profiles(client: kube::Client) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("tether.dev", "v1alpha1", "NetworkProfile");
+    Api::all_with(
+        client,
+        &ApiResource::from_gvk_with_plural(&gvk, "networkprofiles"),
+    )
+}
+
+/// The profile of DESIGN.md for pods `app=camera` in pool `hangzhou`.
+pub fn camera_spec() -> Value {
+    json!({
+        "priority": 10,
+        "podSelector": {"matchLabels": {"app": "camera"}},
+        "nodeSelector": {"matchLabels": {"apps.openyurt.io/nodepool": "hangzhou"}},
+        "bandwidth": {"ingressRate": "10M", "ingressBurst": "1M", "egressRate": "5M", "egressBurst": "512k"},
+        "mtu": 1400,
+        "sysctls": {"net.ipv4.tcp_keepalive_time": "60"}
+    })
+}
+
+/// Creates a NetworkProfile; its generation.
+pub async fn create_profile(client: &kube::Client, name: &str, spec: Value) -> i64 {
+    let object: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "NetworkProfile",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap();
+    let created = profiles(client.clone())
+        .create(&PostParams::default(), &object)
+        .await
+        .expect("creating a NetworkProfile");
+    created.metadata.generation.expect("generation")
+}
+
+/// Merge-patches a profile's spec; the new generation.
+pub async fn patch_profile(client: &kube::Client, name: &str, spec: Value) -> i64 {
+    let patched = profiles(client.clone())
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": spec})),
+        )
+        .await
+        .expect("patching a NetworkProfile");
+    patched.metadata.generation.expect("generation")
+}
+
+/// This node's entry in the profile's `status.nodes`.
+pub fn status_entry(profile: &DynamicObject, node: &str) -> Option<Value> {
+    profile.data["status"]["nodes"]
+        .as_array()?
+        .iter()
+        .find(|e| e["nodeName"] == node)
+        .cloned()
+}
+
+/// Waits, on a watch of the profile, until `node`'s agent reports at least `pods` matched pods
+/// at `generation`. The agent writes this entry only after it has seen the profile and the
+/// pods, so it is how a scenario knows the node caught up.
+pub async fn await_status(
+    client: &kube::Client,
+    profile: &str,
+    node: &str,
+    pods: i64,
+    generation: i64,
+    within: Duration,
+) -> Value {
+    let api = profiles(client.clone());
+    let node_name = node.to_string();
+    let condition = move |obj: Option<&DynamicObject>| {
+        obj.and_then(|p| status_entry(p, &node_name))
+            .is_some_and(|e| {
+                e["matchedPods"].as_i64() >= Some(pods)
+                    && e["observedGeneration"].as_i64() == Some(generation)
+            })
+    };
+    let found = tokio::time::timeout(within, await_condition(api, profile, condition)).await;
+    let latest = profiles(client.clone()).get(profile).await.ok();
+    match found {
+        Ok(Ok(_)) => status_entry(latest.as_ref().unwrap(), node).unwrap(),
+        _ => panic!(
+            "{node} did not report {pods} pods at generation {generation} of {profile} within {within:?}; status: {}",
+            latest
+                .map(|p| p.data["status"].to_string())
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// The tbf rate on `dev` of `node`, in bits per second.
+pub async fn tbf_rate_bits(cluster: &Cluster, node: &str, dev: &str) -> Option<u64> {
+    let out = cluster
+        .node_exec(node, &["tc", "-j", "qdisc", "show", "dev", dev])
+        .await
+        .ok()?;
+    let qdiscs: Value = serde_json::from_str(&out).ok()?;
+    qdiscs
+        .as_array()?
+        .iter()
+        .find(|q| q["kind"] == "tbf")
+        .and_then(|q| q["options"]["rate"].as_u64())
+        .map(|b| b * 8)
+}
+
+/// The ifb device the bandwidth plugin redirects `dev`'s ingress to.
+pub async fn redirect_target(cluster: &Cluster, node: &str, dev: &str) -> Option<String> {
+    let out = cluster
+        .node_exec(
+            node,
+            &["tc", "filter", "show", "dev", dev, "parent", "ffff:"],
+        )
+        .await
+        .ok()?;
+    let (_, after) = out.split_once("to device ")?;
+    Some(
+        after
+            .split(|c: char| c == ')' || c.is_whitespace())
+            .next()?
+            .to_string(),
+    )
+}
+
+/// The MTU of the pod's eth0.
+pub async fn pod_mtu(cluster: &Cluster, pod: &Attached) -> u64 {
+    let out = cluster
+        .node_exec(
+            &pod.node,
+            &[
+                "ip",
+                "-n",
+                &pod.container_id,
+                "-j",
+                "link",
+                "show",
+                "dev",
+                "eth0",
+            ],
+        )
+        .await
+        .unwrap();
+    let links: Value = serde_json::from_str(&out).unwrap();
+    links[0]["mtu"].as_u64().unwrap()
+}
+
+/// A sysctl inside the pod's network namespace.
+pub async fn pod_sysctl(cluster: &Cluster, pod: &Attached, key: &str) -> String {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let argv = [
+        "ip",
+        "netns",
+        "exec",
+        &pod.container_id,
+        "tether-node",
+        "cat",
+        &path,
+    ];
+    cluster
+        .node_exec(&pod.node, &argv)
+        .await
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Whether a link exists on the node's host side.
+pub async fn host_link_exists(cluster: &Cluster, node: &str, name: &str) -> bool {
+    cluster
+        .node_exec(node, &["ip", "link", "show", "dev", name])
+        .await
+        .is_ok()
+}
