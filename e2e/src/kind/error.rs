@@ -95,7 +95,4 @@ pub enum KindError {
         /// Its IPv4 after the reconnect.
         after: String,
     },
-    /// `reconnect` of a node that this backend did not disconnect.
-    #[error("node {0} was not disconnected by this backend")]
-    NotDisconnected(String),
 }

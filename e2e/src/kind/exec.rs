@@ -178,3 +178,36 @@ impl Executor for DryRunExecutor {
         let _ = self.append(&format!("# {message}"));
     }
 }
+
+/// The real or the dry-run executor, chosen from the environment.
+#[derive(Debug)]
+pub enum AnyExecutor {
+    /// Runs commands.
+    Real(RealExecutor),
+    /// Prints them (`TETHER_E2E_DRY_RUN=1`).
+    DryRun(DryRunExecutor),
+}
+
+impl Executor for AnyExecutor {
+    fn is_dry_run(&self) -> bool {
+        matches!(self, AnyExecutor::DryRun(_))
+    }
+    fn output(&mut self, cmd: &Cmd) -> Result<Option<Output>, KindError> {
+        match self {
+            AnyExecutor::Real(e) => e.output(cmd),
+            AnyExecutor::DryRun(e) => e.output(cmd),
+        }
+    }
+    fn write_file(&mut self, path: &Path, contents: &str) -> Result<(), KindError> {
+        match self {
+            AnyExecutor::Real(e) => e.write_file(path, contents),
+            AnyExecutor::DryRun(e) => e.write_file(path, contents),
+        }
+    }
+    fn note(&mut self, message: &str) {
+        match self {
+            AnyExecutor::Real(e) => e.note(message),
+            AnyExecutor::DryRun(e) => e.note(message),
+        }
+    }
+}

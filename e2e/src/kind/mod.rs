@@ -21,9 +21,9 @@ pub mod versions;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{AnyExecutor, KindBackend};
+pub use backend::KindBackend;
 pub use cmd::Cmd;
 pub use config::{EdgeNode, KindConfig};
 pub use error::KindError;
-pub use exec::{DryRunExecutor, Executor, Output, RealExecutor};
+pub use exec::{AnyExecutor, DryRunExecutor, Executor, Output, RealExecutor};
 pub use versions::Versions;

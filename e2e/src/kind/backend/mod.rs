@@ -1,4 +1,8 @@
 //! [`KindBackend`]: the steps of the kind tier, executing the plan through an [`Executor`].
+//! Cluster-wide steps are here; per-node steps in `nodes.rs`, reads in `observe.rs`.
+
+mod nodes;
+mod observe;
 
 use std::path::{Path, PathBuf};
 use std::thread::sleep;
@@ -7,43 +11,10 @@ use std::time::{Duration, Instant};
 use super::cmd::Cmd;
 use super::config::KindConfig;
 use super::error::KindError;
-use super::exec::{DryRunExecutor, Executor, Output, RealExecutor};
+use super::exec::{AnyExecutor, DryRunExecutor, Executor, RealExecutor};
 use super::files::{self, PlannedFile, paths};
 use super::versions::Versions;
 use super::{plan, preflight};
-
-/// The real or the dry-run executor, chosen from the environment.
-#[derive(Debug)]
-pub enum AnyExecutor {
-    /// Runs commands.
-    Real(RealExecutor),
-    /// Prints them (`TETHER_E2E_DRY_RUN=1`).
-    DryRun(DryRunExecutor),
-}
-
-impl Executor for AnyExecutor {
-    fn is_dry_run(&self) -> bool {
-        matches!(self, AnyExecutor::DryRun(_))
-    }
-    fn output(&mut self, cmd: &Cmd) -> Result<Option<Output>, KindError> {
-        match self {
-            AnyExecutor::Real(e) => e.output(cmd),
-            AnyExecutor::DryRun(e) => e.output(cmd),
-        }
-    }
-    fn write_file(&mut self, path: &Path, contents: &str) -> Result<(), KindError> {
-        match self {
-            AnyExecutor::Real(e) => e.write_file(path, contents),
-            AnyExecutor::DryRun(e) => e.write_file(path, contents),
-        }
-    }
-    fn note(&mut self, message: &str) {
-        match self {
-            AnyExecutor::Real(e) => e.note(message),
-            AnyExecutor::DryRun(e) => e.note(message),
-        }
-    }
-}
 
 /// A Kind + OpenYurt cluster with tether, driven step by step.
 #[derive(Debug)]
@@ -207,153 +178,6 @@ impl<E: Executor> KindBackend<E> {
         self.exec
             .run(&plan::wait_pods_ready(&self.config, "demo"))?;
         Ok(())
-    }
-
-    fn address_record(&self, node: &str) -> PathBuf {
-        self.config
-            .work_dir
-            .join("disconnected")
-            .join(format!("{node}.ipv4"))
-    }
-
-    /// Cuts an edge node (alias or kind name) off: `docker network disconnect kind <node>`,
-    /// after recording its address so `reconnect` can check it comes back the same.
-    pub fn disconnect(&mut self, node: &str) -> Result<(), KindError> {
-        let node = self.config.node_name(node)?;
-        if let Some(address) = self.exec.run(&plan::node_address(&node))? {
-            let record = self.address_record(&node);
-            self.exec.write_file(&record, address.trim())?;
-        }
-        self.exec
-            .note(&format!("cutting {node} off the kind network"));
-        self.exec.run(&plan::disconnect(&node))?;
-        Ok(())
-    }
-
-    /// Reconnects a node and waits for it to be Ready; fails if it came back on another address.
-    pub fn reconnect(&mut self, node: &str) -> Result<(), KindError> {
-        let node = self.config.node_name(node)?;
-        self.exec
-            .note(&format!("reconnecting {node} to the kind network"));
-        self.exec.run(&plan::reconnect(&node))?;
-        let record = self.address_record(&node);
-        if let (Ok(before), Some(after)) = (
-            std::fs::read_to_string(&record),
-            self.exec.run(&plan::node_address(&node))?,
-        ) {
-            let (before, after) = (before.trim().to_owned(), after.trim().to_owned());
-            if before != after {
-                return Err(KindError::AddressChanged {
-                    node,
-                    before,
-                    after,
-                });
-            }
-            std::fs::remove_file(&record).map_err(|source| KindError::Write {
-                path: record,
-                source,
-            })?;
-        }
-        self.exec.run(&plan::wait_node_ready(&self.config, &node))?;
-        Ok(())
-    }
-
-    /// Restarts the agent's container on a node with crictl (works while the node is cut off:
-    /// kubelet restarts it from local state) and waits for a new one to run.
-    pub fn restart_agent(&mut self, node: &str) -> Result<(), KindError> {
-        let node = self.config.node_name(node)?;
-        let list = plan::agent_containers(&self.config, &node, "running");
-        let Some(out) = self.exec.run(&list)? else {
-            self.exec.note(
-                "then `crictl stop` each listed container and poll the list until a new id runs",
-            );
-            return Ok(());
-        };
-        let old: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
-        if old.is_empty() {
-            return Err(KindError::Failed {
-                command: list.to_string(),
-                status: "no output".into(),
-                stderr: format!("no running agent container on {node}"),
-            });
-        }
-        for id in &old {
-            self.exec.run(&plan::stop_container(&node, id))?;
-        }
-        poll(
-            &mut self.exec,
-            &format!("a new agent container on {node}"),
-            &list,
-            120,
-            |out| {
-                out.split_whitespace()
-                    .any(|id| !old.iter().any(|o| o == id))
-            },
-        )
-    }
-
-    /// Stops and removes every ready pod sandbox of `namespace` on a node, so kubelet recreates
-    /// them and CNI ADD runs again (while the node is cut off, through the agent's cache).
-    /// Returns how many were removed (`None` in a dry run).
-    pub fn recreate_sandboxes(
-        &mut self,
-        node: &str,
-        namespace: &str,
-    ) -> Result<Option<usize>, KindError> {
-        let node = self.config.node_name(node)?;
-        let Some(out) = self.exec.run(&plan::pod_sandboxes(&node, namespace))? else {
-            self.exec
-                .note("then, for each listed sandbox id: crictl stopp <id>; crictl rmp <id>");
-            return Ok(None);
-        };
-        let ids: Vec<&str> = out.split_whitespace().collect();
-        for id in &ids {
-            for cmd in plan::remove_sandbox(&node, id) {
-                self.exec.run(&cmd)?;
-            }
-        }
-        Ok(Some(ids.len()))
-    }
-
-    /// The API server's audit log from the control-plane container (`None` in a dry run).
-    pub fn audit_log(&mut self) -> Result<Option<String>, KindError> {
-        self.exec.run(&plan::read_audit_log(&self.config))
-    }
-
-    /// The API server's Prometheus metrics (`None` in a dry run).
-    pub fn apiserver_metrics(&mut self) -> Result<Option<String>, KindError> {
-        self.exec.run(&plan::apiserver_metrics(&self.config))
-    }
-
-    /// `kubectl auth can-i … --as=<tether-agent>` (`None` in a dry run).
-    pub fn can_i(
-        &mut self,
-        verb: &str,
-        resource: &str,
-        namespace: Option<&str>,
-    ) -> Result<Option<bool>, KindError> {
-        let cmd = plan::can_i(&self.config, verb, resource, namespace);
-        let Some(out) = self.exec.output(&cmd)? else {
-            return Ok(None);
-        };
-        match out.stdout.trim() {
-            "yes" => Ok(Some(true)),
-            "no" => Ok(Some(false)),
-            _ => Err(KindError::Failed {
-                command: cmd.to_string(),
-                status: out.status,
-                stderr: out.stderr,
-            }),
-        }
-    }
-
-    /// Runs a command inside a node (tc, ip, crictl) and returns its output (`None` in a dry run).
-    pub fn exec_on_node(&mut self, node: &str, argv: &[&str]) -> Result<Option<String>, KindError> {
-        let node = match node == self.config.control_plane() {
-            true => node.to_owned(),
-            false => self.config.node_name(node)?,
-        };
-        self.exec.run(&plan::node_exec(&node, argv.iter().copied()))
     }
 
     /// `kind export logs <dir>`: every node's logs, kept when a scenario fails.
