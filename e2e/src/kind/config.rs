@@ -34,6 +34,9 @@ pub struct EdgeNode {
 /// Everything the plan is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindConfig {
+    /// Docker network of the nodes: kind's `kind` unless `KIND_EXPERIMENTAL_DOCKER_NETWORK`
+    /// says otherwise.
+    pub network: String,
     /// kind cluster name; node containers are `<name>-control-plane`, `<name>-worker`, ….
     pub cluster_name: String,
     /// The workers, in kind's order: the first is `<name>-worker`, the second `<name>-worker2`.
@@ -59,6 +62,7 @@ impl KindConfig {
     /// `edge-1` (pool `hangzhou`) and `edge-2` (pool `shanghai`), image `tether-agent:0.1.0`.
     pub fn new(deploy_dir: PathBuf, work_dir: PathBuf) -> KindConfig {
         KindConfig {
+            network: KIND_NETWORK.into(),
             cluster_name: "tether-e2e".into(),
             edge_nodes: vec![
                 EdgeNode {
@@ -89,6 +93,9 @@ impl KindConfig {
                 &self.cluster_name,
                 "cluster name must be a DNS label of at most 40 characters",
             );
+        }
+        if self.network.is_empty() || self.network.contains(char::is_whitespace) {
+            return invalid(&self.network, "docker network name");
         }
         if self.edge_nodes.is_empty() {
             return invalid("edge_nodes", "at least one edge node is needed");

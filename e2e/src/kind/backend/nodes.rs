@@ -19,28 +19,42 @@ impl<E: Executor> KindBackend<E> {
     /// after recording its address so `reconnect` can check it comes back the same.
     pub fn disconnect(&mut self, node: &str) -> Result<(), KindError> {
         let node = self.config.node_name(node)?;
-        if let Some(address) = self.exec.run(&plan::node_address(&node))? {
+        if let Some(address) = self.exec.run(&plan::node_address(&self.config, &node))? {
             let record = self.address_record(&node);
             self.exec.write_file(&record, address.trim())?;
         }
+        let network = &self.config.network;
         self.exec
-            .note(&format!("cutting {node} off the kind network"));
-        self.exec.run(&plan::disconnect(&node))?;
+            .note(&format!("cutting {node} off docker network {network}"));
+        self.exec.run(&plan::disconnect(&self.config, &node))?;
         Ok(())
     }
 
     /// Reconnects a node and waits for it to be Ready; fails if it came back on another address.
     pub fn reconnect(&mut self, node: &str) -> Result<(), KindError> {
+        let node = self.reconnect_network(node)?;
+        self.exec.run(&plan::wait_node_ready(&self.config, &node))?;
+        Ok(())
+    }
+
+    /// The docker half of [`Self::reconnect`]: `docker network connect`, then the node's address
+    /// must be the one recorded at the disconnect (kubelet, kindnet and the API server's view
+    /// of the node all hold it). Returns the node's name.
+    pub fn reconnect_network(&mut self, node: &str) -> Result<String, KindError> {
         let node = self.config.node_name(node)?;
+        let network = &self.config.network;
         self.exec
-            .note(&format!("reconnecting {node} to the kind network"));
-        self.exec.run(&plan::reconnect(&node))?;
+            .note(&format!("reconnecting {node} to docker network {network}"));
+        self.exec.run(&plan::reconnect(&self.config, &node))?;
+        let after = self.exec.run(&plan::node_address(&self.config, &node))?;
         let record = self.address_record(&node);
-        if let (Ok(before), Some(after)) = (
-            std::fs::read_to_string(&record),
-            self.exec.run(&plan::node_address(&node))?,
-        ) {
+        // no record: disconnected by hand, or a dry run; nothing to compare with
+        if let (Ok(before), Some(after)) = (std::fs::read_to_string(&record), after) {
             let (before, after) = (before.trim().to_owned(), after.trim().to_owned());
+            std::fs::remove_file(&record).map_err(|source| KindError::Write {
+                path: record,
+                source,
+            })?;
             if before != after {
                 return Err(KindError::AddressChanged {
                     node,
@@ -48,13 +62,8 @@ impl<E: Executor> KindBackend<E> {
                     after,
                 });
             }
-            std::fs::remove_file(&record).map_err(|source| KindError::Write {
-                path: record,
-                source,
-            })?;
         }
-        self.exec.run(&plan::wait_node_ready(&self.config, &node))?;
-        Ok(())
+        Ok(node)
     }
 
     /// Restarts the agent's container on a node with crictl (works while the node is cut off:

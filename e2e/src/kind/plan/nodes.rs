@@ -2,16 +2,17 @@
 
 use super::{kubectl, node_exec};
 use crate::kind::cmd::Cmd;
-use crate::kind::config::{KIND_NETWORK, KindConfig, TETHER_NAMESPACE};
+use crate::kind::config::{KindConfig, TETHER_NAMESPACE};
 
-/// The node container's IPv4 address on the kind network.
-pub fn node_address(node: &str) -> Cmd {
+/// The node container's IPv4 address on the cluster's docker network.
+pub fn node_address(config: &KindConfig, node: &str) -> Cmd {
     Cmd::new(
         "docker",
         [
             "inspect".to_owned(),
             format!(
-                "--format={{{{(index .NetworkSettings.Networks \"{KIND_NETWORK}\").IPAddress}}}}"
+                "--format={{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+                config.network
             ),
             node.to_owned(),
         ],
@@ -19,14 +20,14 @@ pub fn node_address(node: &str) -> Cmd {
 }
 
 /// Cuts the node off the cloud: `docker network disconnect kind <node>`, as OpenYurt's e2e does.
-pub fn disconnect(node: &str) -> Cmd {
-    Cmd::new("docker", ["network", "disconnect", KIND_NETWORK, node])
+pub fn disconnect(config: &KindConfig, node: &str) -> Cmd {
+    Cmd::new("docker", ["network", "disconnect", &config.network, node])
 }
 
 /// Plugs the node back in. Without `--ip`: Docker refuses a fixed IPv4 on kind's network, whose
 /// IPv4 subnet is not user-configured; the address is checked afterwards instead.
-pub fn reconnect(node: &str) -> Cmd {
-    Cmd::new("docker", ["network", "connect", KIND_NETWORK, node])
+pub fn reconnect(config: &KindConfig, node: &str) -> Cmd {
+    Cmd::new("docker", ["network", "connect", &config.network, node])
 }
 
 /// Waits for a node to be Ready (after a reconnect).
