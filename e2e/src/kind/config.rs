@@ -196,8 +196,8 @@ impl KindConfig {
     }
 }
 
-/// RFC 1123 label: lowercase alphanumerics and `-`, not at either end, 1..=63 long.
-fn is_dns_label(text: &str) -> bool {
+/// RFC 1123 label (also a namespace name): lowercase alphanumerics and `-`, not at either end, 1..=63 long.
+pub fn is_dns_label(text: &str) -> bool {
     let bytes = text.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63

@@ -109,6 +109,11 @@ impl<E: Executor> KindBackend<E> {
         namespace: &str,
     ) -> Result<Option<usize>, KindError> {
         let node = self.config.node_name(node)?;
+        if !crate::kind::config::is_dns_label(namespace) {
+            return Err(KindError::InvalidConfig(format!(
+                "{namespace:?} is not a namespace name"
+            )));
+        }
         let Some(out) = self.exec.run(&plan::pod_sandboxes(&node, namespace))? else {
             self.exec
                 .note("then, for each listed sandbox id: crictl stopp <id>; crictl rmp <id>");

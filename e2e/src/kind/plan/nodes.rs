@@ -67,7 +67,9 @@ pub fn stop_container(node: &str, id: &str) -> Cmd {
 }
 
 /// IDs of the ready pod sandboxes of a namespace on the node.
+/// crictl's `--namespace` is a regular expression, hence the anchors.
 pub fn pod_sandboxes(node: &str, namespace: &str) -> Cmd {
+    let exact = format!("^{namespace}$");
     node_exec(
         node,
         [
@@ -77,7 +79,7 @@ pub fn pod_sandboxes(node: &str, namespace: &str) -> Cmd {
             "--state",
             "ready",
             "--namespace",
-            namespace,
+            &exact,
         ],
     )
 }

@@ -95,7 +95,7 @@ fn agent_restart_and_sandbox_recreation_go_through_crictl_in_the_node() {
             "--state",
             "ready",
             "--namespace",
-            "demo"
+            "^demo$"
         ]
     );
     let [stop, remove] = plan::remove_sandbox("tether-e2e-worker2", "abc123");
@@ -174,6 +174,11 @@ fn bad_input_is_refused_before_anything_runs() {
     assert!(
         err.contains("edge-9") && err.contains("edge-1, edge-2"),
         "{err}"
+    );
+    assert!(
+        run.backend
+            .recreate_sandboxes("edge-1", "demo|kube-system")
+            .is_err()
     );
     assert!(run.commands().is_empty());
     let dir = tempfile::tempdir().unwrap();
