@@ -135,7 +135,6 @@ impl<E: Executor> KindBackend<E> {
             self.exec
                 .note(&format!("waiting for {node} to become an edge node"));
             self.exec.run(&plan::wait_edge_worker(config, &node))?;
-            self.exec.run(&plan::wait_conversion_job(config, &node))?;
             let unschedulable = plan::get_unschedulable(config, &node);
             poll(
                 &mut self.exec,

@@ -12,8 +12,6 @@ pub const OPENYURT_NAMESPACE: &str = "kube-system";
 /// Node annotation: how long an edge node's pods survive its being unreachable; `0` = forever
 /// (OpenYurt v1.7.0 e2e sets it on every node so a cut-off node keeps its pods).
 pub const AUTONOMY_ANNOTATION: &str = "node.openyurt.io/autonomy-duration";
-/// Label node-servant conversion Jobs carry, valued with the node name.
-pub const CONVERSION_JOB_LABEL: &str = "openyurt.io/conversion-node";
 
 /// Annotates every node with autonomy-duration 0 so a cut-off edge node keeps its pods.
 pub fn annotate_autonomy(config: &KindConfig) -> Cmd {
@@ -102,7 +100,8 @@ pub fn label_nodepool(config: &KindConfig, node: &str, pool: &str) -> Cmd {
 }
 
 /// Waits until yurt-manager has marked the node converted (`openyurt.io/is-edge-worker=true`,
-/// set only after the node-servant Job, which waits for yurthub's health, succeeded).
+/// set only after the node-servant Job, which waits for yurthub's health, succeeded). The Job
+/// itself is not awaited: it is deleted 2 h after it finished, and `up` must stay idempotent.
 pub fn wait_edge_worker(config: &KindConfig, node: &str) -> Cmd {
     let key = EDGE_WORKER_LABEL.replace('.', "\\.");
     kubectl(
@@ -112,23 +111,6 @@ pub fn wait_edge_worker(config: &KindConfig, node: &str) -> Cmd {
             format!("--for=jsonpath={{.metadata.labels.{key}}}=true"),
             format!("node/{node}"),
             "--timeout=600s".into(),
-        ],
-    )
-}
-
-/// Waits for the node's conversion Job to be complete.
-pub fn wait_conversion_job(config: &KindConfig, node: &str) -> Cmd {
-    kubectl(
-        config,
-        [
-            "wait".to_owned(),
-            "--namespace".into(),
-            OPENYURT_NAMESPACE.into(),
-            "--for=condition=Complete".into(),
-            "job".into(),
-            "--selector".into(),
-            format!("{CONVERSION_JOB_LABEL}={node}"),
-            "--timeout=300s".into(),
         ],
     )
 }
