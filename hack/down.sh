@@ -39,6 +39,21 @@ case $mode in
     run kind delete cluster --name "$KIND_CLUSTER"
     ;;
 esac
+# containers and network of a sim that did not get to clean up (killed, crashed); a running sim
+# removes its own on SIGTERM, so a dry run does not look while it runs
+if [[ ($mode == none || ($mode == sim && DRY_RUN -eq 0)) && -z $(missing_tools docker) ]]; then
+  leftovers=()
+  while read -r name; do
+    [[ -n $name ]] && leftovers+=("$name")
+  done < <(docker ps --all --filter "name=^$SIM_PREFIX" --format '{{.Names}}' 2>/dev/null)
+  if ((${#leftovers[@]})); then
+    say "removing leftover sim containers: ${leftovers[*]}"
+    run docker rm --force "${leftovers[@]}"
+  fi
+  if docker network inspect "$SIM_NETWORK" >/dev/null 2>&1; then
+    run docker network rm "$SIM_NETWORK"
+  fi
+fi
 if ((!DRY_RUN)); then
   rm -f "$DEMO_DIR/pid" "$DEMO_DIR/ready" "$DEMO_DIR/mode" "$DEMO_DIR/kubeconfig"
 fi

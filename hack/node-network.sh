@@ -48,7 +48,7 @@ node_network() {
       say "$action $node (kind cluster $KIND_CLUSTER)"
       # the kind backend resolves edge-N, records the node's address and checks it on reconnect
       ((DRY_RUN)) || run cargo build -q --manifest-path "$ROOT/Cargo.toml" -p e2e --bin tether-kind
-      run "$ROOT/target/debug/tether-kind" "$action" "$node" --dir "$DEMO_DIR" --name "$KIND_CLUSTER"
+      run "$TARGET_DIR/debug/tether-kind" "$action" "$node" --dir "$DEMO_DIR" --name "$KIND_CLUSTER"
       ;;
   esac
 }

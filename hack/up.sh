@@ -52,13 +52,13 @@ fi
 sim_steps() {
   DRY_RUN=1 run cargo build -q -p e2e --bin tether-sim
   printf 'nohup %q demo --dir %q >%q 2>&1 &   # pid in %q\n' \
-    "$ROOT/target/debug/tether-sim" "$DEMO_DIR" "$DEMO_DIR/log" "$DEMO_DIR/pid"
+    "$TARGET_DIR/debug/tether-sim" "$DEMO_DIR" "$DEMO_DIR/log" "$DEMO_DIR/pid"
   printf 'wait for %q (at most %ss)\n' "$DEMO_DIR/ready" "${TETHER_DEMO_TIMEOUT:-300}"
 }
 
 kind_steps() {
   DRY_RUN=1 run cargo build -q -p e2e --bin tether-kind
-  DRY_RUN=1 run "$ROOT/target/debug/tether-kind" up --dir "$DEMO_DIR" --name "$KIND_CLUSTER" --image "$TETHER_IMAGE"
+  DRY_RUN=1 run "$TARGET_DIR/debug/tether-kind" up --dir "$DEMO_DIR" --name "$KIND_CLUSTER" --image "$TETHER_IMAGE"
   printf '# its full plan: target/debug/tether-kind up --dry-run --dir DIR\n'
 }
 
@@ -82,7 +82,7 @@ up_sim() {
     run cargo build -q -p e2e --bin tether-sim
     say "starting the sim demo (log: $DEMO_DIR/log)"
     echo sim >"$DEMO_DIR/mode"
-    nohup "$ROOT/target/debug/tether-sim" demo --dir "$DEMO_DIR" >"$DEMO_DIR/log" 2>&1 &
+    nohup "$TARGET_DIR/debug/tether-sim" demo --dir "$DEMO_DIR" >"$DEMO_DIR/log" 2>&1 &
     echo $! >"$DEMO_DIR/pid"
   fi
   local timeout=${TETHER_DEMO_TIMEOUT:-300} waited=0
@@ -108,7 +108,7 @@ up_kind() {
   say "building tether-kind"
   run cargo build -q -p e2e --bin tether-kind
   echo kind >"$DEMO_DIR/mode"
-  run "$ROOT/target/debug/tether-kind" up --dir "$DEMO_DIR" --name "$KIND_CLUSTER" --image "$TETHER_IMAGE"
+  run "$TARGET_DIR/debug/tether-kind" up --dir "$DEMO_DIR" --name "$KIND_CLUSTER" --image "$TETHER_IMAGE"
 }
 
 cd "$ROOT"

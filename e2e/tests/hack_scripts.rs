@@ -207,7 +207,7 @@ fn in_kind_mode_the_kind_backend_does_it() {
     // stands in for `kind get clusters` only, so that the script sees the demo cluster
     sandbox.tool(
         "kind",
-        "#!/bin/sh\n[ \"$1 $2\" = 'get clusters' ] && echo tether-demo\n",
+        "#!/bin/sh\n[ \"$1 $2\" = 'get clusters' ] && echo tether-kind\n",
     );
     sandbox.state("mode", "kind\n");
     let (stdout, stderr) = text(&sandbox.script("disconnect.sh", &["--dry-run", "edge-1"]));
@@ -216,13 +216,31 @@ fn in_kind_mode_the_kind_backend_does_it() {
         .unwrap()
         .join("target/debug/tether-kind");
     let expected = format!(
-        "{} disconnect edge-1 --dir {} --name tether-demo\n",
+        "{} disconnect edge-1 --dir {} --name tether-kind\n",
         binary.display(),
         sandbox.demo().display()
     );
     assert_eq!(stdout, expected, "{stderr}");
     let (stdout, _) = text(&sandbox.script("down.sh", &["--dry-run"]));
-    assert_eq!(stdout, "kind delete cluster --name tether-demo\n");
+    assert_eq!(stdout, "kind delete cluster --name tether-kind\n");
+}
+
+#[test]
+fn down_removes_what_a_crashed_sim_left_behind() {
+    let sandbox = Sandbox::new(&[]);
+    // stands in for `docker ps` / `docker network inspect` listing a dead sim's leftovers
+    sandbox.tool(
+        "docker",
+        "#!/bin/sh\ncase \"$1\" in ps) echo tether-demo-edge-1; echo tether-demo-edge-2 ;; esac\n",
+    );
+    sandbox.state("mode", "sim\n");
+    sandbox.state("pid", "999999999\n");
+    let (stdout, stderr) = text(&sandbox.script("down.sh", &["--dry-run"]));
+    assert_eq!(
+        stdout,
+        "docker rm --force tether-demo-edge-1 tether-demo-edge-2\ndocker network rm tether-demo\n",
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn parse_args() -> Result<Args> {
         command,
         node: None,
         dir: ".tether-demo".into(),
-        name: "tether-demo".into(),
+        name: "tether-kind".into(),
         image: None,
         dry_run: false,
     };
