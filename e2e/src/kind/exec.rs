@@ -211,3 +211,56 @@ impl Executor for AnyExecutor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_real_executor_runs_argv_without_a_shell_and_reports_failures() {
+        let mut exec = RealExecutor;
+        let ok = Cmd::new("printf", ["%s|", "a b", "$HOME", ";"]);
+        assert_eq!(
+            exec.run(&ok).unwrap().as_deref(),
+            Some("a b|$HOME|;|"),
+            "arguments are not re-split or expanded"
+        );
+        let failing = Cmd::new("sh", ["-c", "echo out; echo why >&2; exit 3"]);
+        let out = exec.output(&failing).unwrap().unwrap();
+        assert_eq!(
+            (out.success, out.stdout.as_str(), out.stderr.as_str()),
+            (false, "out\n", "why\n")
+        );
+        match exec.run(&failing) {
+            Err(KindError::Failed {
+                command, stderr, ..
+            }) => {
+                assert_eq!(command, "sh -c 'echo out; echo why >&2; exit 3'");
+                assert_eq!(stderr, "why");
+            }
+            other => panic!("{other:?}"),
+        }
+        let missing = Cmd::new("tether-no-such-program", ["x"]);
+        assert!(matches!(exec.run(&missing), Err(KindError::Spawn { .. })));
+    }
+
+    #[test]
+    fn the_dry_run_runs_nothing_but_writes_files_and_the_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut exec = DryRunExecutor::new(dir.path().to_owned()).unwrap();
+        let marker = dir.path().join("marker");
+        let touch = Cmd::new("touch", [marker.to_str().unwrap()]);
+        assert_eq!(exec.run(&touch).unwrap(), None);
+        assert!(!marker.exists(), "nothing ran");
+        exec.write_file(&dir.path().join("sub/f.yaml"), "a: 1\n")
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join("sub/f.yaml")).unwrap(),
+            "a: 1\n"
+        );
+        let transcript = fs::read_to_string(dir.path().join(DryRunExecutor::TRANSCRIPT)).unwrap();
+        assert!(transcript.contains(&format!("\n{touch}\n")), "{transcript}");
+        assert_eq!(exec.commands(), [touch]);
+        assert_eq!(exec.files(), [dir.path().join("sub/f.yaml")]);
+    }
+}
