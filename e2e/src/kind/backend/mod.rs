@@ -229,3 +229,32 @@ fn poll<E: Executor>(
         sleep(Duration::from_secs(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_waits_for_the_condition_and_times_out_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let flag = dir.path().join("ready");
+        let test = Cmd::new("test", ["-e", flag.to_str().unwrap()]);
+        let writer = {
+            let flag = flag.clone();
+            std::thread::spawn(move || {
+                sleep(Duration::from_millis(1500));
+                std::fs::write(flag, "").unwrap();
+            })
+        };
+        poll(&mut RealExecutor, "the flag", &test, 60, |_| true).unwrap();
+        writer.join().unwrap();
+        assert!(flag.exists());
+        let never = Cmd::new("false", Vec::<String>::new());
+        match poll(&mut RealExecutor, "never", &never, 1, |_| true) {
+            Err(KindError::Timeout { what, seconds }) => {
+                assert_eq!((what.as_str(), seconds), ("never", 1))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
