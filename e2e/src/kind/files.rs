@@ -245,7 +245,7 @@ pub fn demo(config: &KindConfig) -> Result<PlannedFile, KindError> {
     })
 }
 
-/// Every file `up` and `install_tether` need.
+/// Every file `up` needs (`install_tether` writes [`tether_overlay`], `apply_demo` [`demo`]).
 pub fn all(config: &KindConfig, versions: &Versions) -> Result<Vec<PlannedFile>, KindError> {
     Ok(vec![
         audit_policy()?,
@@ -253,7 +253,6 @@ pub fn all(config: &KindConfig, versions: &Versions) -> Result<Vec<PlannedFile>,
         yurt_manager_values(versions)?,
         yurthub_values(config)?,
         nodepools(config)?,
-        tether_overlay(config)?,
     ])
 }
 
