@@ -84,6 +84,15 @@ impl KindConfig {
         }
     }
 
+    /// [`KindConfig::new`] for a checkout at `repo_root` (absolute): `deploy/` from it, files
+    /// and kubeconfig under `target/tether-e2e-kind/`.
+    pub fn in_repo(repo_root: &std::path::Path) -> KindConfig {
+        KindConfig::new(
+            repo_root.join("deploy"),
+            repo_root.join("target").join("tether-e2e-kind"),
+        )
+    }
+
     /// Checks names before anything is run: bad input changes nothing.
     pub fn validate(&self) -> Result<(), KindError> {
         let invalid =
