@@ -30,6 +30,8 @@ impl KindBackend<AnyExecutor> {
     pub fn from_env(mut config: KindConfig) -> Result<KindBackend<AnyExecutor>, KindError> {
         let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
         config.reuse = config.reuse || flag("TETHER_E2E_REUSE");
+        // before the dry run writes its transcript: bad input changes nothing
+        config.validate()?;
         let exec = match flag("TETHER_E2E_DRY_RUN") {
             true => AnyExecutor::DryRun(DryRunExecutor::new(config.work_dir.clone())?),
             false => AnyExecutor::Real(RealExecutor),
