@@ -61,8 +61,9 @@ struct Fixture {
 }
 
 impl Fixture {
-    /// An image with /bin/sleep, and a network named like the cluster, `ipv4_subnet` if given.
-    fn new(tag: &str, ipv4_subnet: Option<&str>) -> Fixture {
+    /// An image with /bin/sleep, and a network named like the cluster; with `own_ipv4`, the
+    /// network also gets an IPv4 subnet of its own (the first of a few that is free).
+    fn new(tag: &str, own_ipv4: bool) -> Fixture {
         let pid = std::process::id();
         let name = format!("tkt{tag}{pid}");
         let fixture = Fixture {
@@ -74,13 +75,27 @@ impl Fixture {
         };
         fixture.import_sleep_image();
         let ula = format!("fd74:{:x}:{:x}::/64", pid & 0xffff, tag.len());
-        let mut create = vec!["network", "create", "-d=bridge", "--ipv6", "--subnet", &ula];
-        if let Some(subnet) = ipv4_subnet {
-            create.extend(["--subnet", subnet]);
+        let mut errors = Vec::new();
+        for attempt in 0..8 {
+            let subnet = format!(
+                "10.{}.{}.0/24",
+                200 + (pid + attempt) % 50,
+                (pid / 50 + attempt) % 250
+            );
+            let mut create = vec!["network", "create", "-d=bridge", "--ipv6", "--subnet", &ula];
+            if own_ipv4 {
+                create.extend(["--subnet", &subnet]);
+            }
+            create.push(&fixture.network);
+            match docker(&create) {
+                (true, _) => return fixture,
+                (false, why) => errors.push(why),
+            }
+            if !own_ipv4 {
+                break;
+            }
         }
-        create.push(&fixture.network);
-        docker_ok(&create);
-        fixture
+        panic!("docker network create failed: {errors:?}");
     }
 
     fn import_sleep_image(&self) {
@@ -187,7 +202,7 @@ fn a_node_is_cut_off_and_comes_back_on_its_own_address() {
     if !docker_available() {
         return;
     }
-    let mut fx = Fixture::new("a", None);
+    let mut fx = Fixture::new("a", false);
     let worker = fx.worker();
     fx.run(&worker, &[]);
     let before = fx.address(&worker);
@@ -210,12 +225,7 @@ fn a_node_that_comes_back_on_another_address_is_reported() {
         return;
     }
     // an IPv4 subnet of our own, so another container can be given the node's address
-    let subnet = format!(
-        "10.{}.{}.0/24",
-        200 + std::process::id() % 50,
-        std::process::id() % 250
-    );
-    let mut fx = Fixture::new("bb", Some(&subnet));
+    let mut fx = Fixture::new("bb", true);
     let worker = fx.worker();
     fx.run(&worker, &[]);
     let before = fx.address(&worker);
