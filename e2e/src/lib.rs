@@ -6,6 +6,7 @@ pub mod backend;
 pub mod binaries;
 pub mod cleanup;
 pub mod docker;
+pub mod kind;
 pub mod node;
 pub mod phase;
 pub mod sim;
