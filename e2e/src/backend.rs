@@ -218,6 +218,13 @@ impl Cluster {
         }
     }
 
+    /// Creates the pod object bound to `node` without starting its sandbox; its UID.
+    pub async fn create_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<String> {
+        match self {
+            Cluster::Sim(c) => c.create_pod(node, pod).await,
+        }
+    }
+
     /// Brings up the sandbox of a pod that already exists in the API (a sandbox recreated
     /// while the node is cut off).
     pub async fn add_sandbox(

@@ -1,5 +1,6 @@
 //! data path: a profile's bandwidth, MTU and sysctls end up in the kernel of the edge node
 //! and of the pod — and only for the pods and nodes it selects.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod scenario;
 

@@ -34,6 +34,25 @@ pub struct SimCluster {
     torn_down: bool,
 }
 
+/// The node image, built once per process however many clusters start at the same time.
+async fn node_image() -> anyhow::Result<String> {
+    static IMAGE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    IMAGE
+        .get_or_try_init(|| async {
+            tokio::task::spawn_blocking(|| {
+                let bins = binaries::build()?;
+                let work =
+                    std::env::temp_dir().join(format!("tether-e2e-image-{}", std::process::id()));
+                let built = image::build(&bins, &work);
+                let _ = std::fs::remove_dir_all(&work);
+                built
+            })
+            .await?
+        })
+        .await
+        .cloned()
+}
+
 /// A client for `kubeconfig` (YAML).
 pub async fn client_for(kubeconfig: &str) -> anyhow::Result<kube::Client> {
     let kubeconfig =
@@ -160,8 +179,7 @@ impl SimCluster {
         p.done();
 
         let p = phase("sim: node image");
-        let bins = binaries::build()?;
-        let image = image::build(&bins, &cluster.work)?;
+        let image = node_image().await?;
         p.done();
 
         for node in &spec.nodes {
@@ -220,6 +238,13 @@ impl SimCluster {
 
     /// Creates the pod in the API on `node`, then its sandbox.
     pub async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
+        let uid = self.create_pod(node, spec).await?;
+        self.add_sandbox(node, &spec.namespace, &spec.name, &uid)
+            .await
+    }
+
+    /// Creates the pod object, bound to `node`; its UID.
+    pub async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
         let pod: Pod = serde_json::from_value(json!({
             "apiVersion": "v1",
@@ -231,9 +256,7 @@ impl SimCluster {
             .create(&PostParams::default(), &pod)
             .await
             .with_context(|| format!("creating pod {}/{}", spec.namespace, spec.name))?;
-        let uid = created.metadata.uid.context("created pod has no uid")?;
-        self.add_sandbox(node, &spec.namespace, &spec.name, &uid)
-            .await
+        created.metadata.uid.context("created pod has no uid")
     }
 
     /// Brings up a sandbox for a pod through the node's CNI chain.

@@ -16,12 +16,14 @@ use serde_json::json;
 use crate::docker;
 use crate::node::{CNI_BIN_DIR, CNI_CONF_DIR, INIT_CONFIG, TETHER_BUNDLE_DIR};
 
-/// Repository of the node image; the tag is a hash of its contents.
+/// Repository of the node image; the tag is a hash of its inputs.
 pub const REPOSITORY: &str = "tether-e2e-node";
 /// Where Debian's containernetworking-plugins are.
 pub const HOST_PLUGIN_DIR: &str = "/usr/lib/cni";
 /// The node's agent state, as in the DaemonSet.
 pub const STATE_DIR: &str = "/var/lib/tether";
+const DOCKERFILE: &str =
+    "FROM scratch\nCOPY . /\nENTRYPOINT [\"/usr/local/bin/tether-node\", \"init\"]\n";
 
 /// The compiled tether binaries that go into the image.
 #[derive(Debug, Clone)]
@@ -208,63 +210,58 @@ pub fn assemble(bins: &Binaries, root: &Path) -> anyhow::Result<()> {
         serde_json::to_vec_pretty(&init_config())?,
     )
     .context("writing init.json")?;
-    fs::write(
-        root.join("Dockerfile"),
-        "FROM scratch\nCOPY . /\nENTRYPOINT [\"/usr/local/bin/tether-node\", \"init\"]\n",
-    )
-    .context("writing the Dockerfile")?;
+    fs::write(root.join("Dockerfile"), DOCKERFILE).context("writing the Dockerfile")?;
     Ok(())
 }
 
-/// A hash of every file under `root`, for the image tag: the same inputs give the same tag.
-fn content_hash(root: &Path) -> anyhow::Result<String> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-            let path = entry?.path();
-            let meta = fs::symlink_metadata(&path)?;
-            if meta.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+/// The image tag for these inputs: a hash of every source file's identity (path, size,
+/// modification time) and of the generated files, so unchanged inputs reuse the image
+/// without assembling anything.
+fn input_tag(bins: &Binaries) -> anyhow::Result<String> {
     let mut hasher = DefaultHasher::new();
-    for file in files {
-        file.strip_prefix(root).unwrap_or(&file).hash(&mut hasher);
-        match fs::read_link(&file) {
-            Ok(target) => target.hash(&mut hasher),
-            Err(_) => fs::read(&file)
-                .with_context(|| format!("reading {}", file.display()))?
-                .hash(&mut hasher),
-        }
+    for entry in entries(bins) {
+        let meta = fs::metadata(&entry.from).with_context(|| {
+            format!("{} is missing (install containernetworking-plugins, iproute2 and iptables, and build the workspace)", entry.from.display())
+        })?;
+        (
+            &entry.from,
+            &entry.to,
+            entry.strip,
+            meta.len(),
+            meta.modified().ok(),
+        )
+            .hash(&mut hasher);
     }
-    Ok(format!("{:016x}", hasher.finish()))
+    (
+        primary_conflist().to_string(),
+        init_config().to_string(),
+        DOCKERFILE,
+    )
+        .hash(&mut hasher);
+    Ok(format!("{REPOSITORY}:{:016x}", hasher.finish()))
 }
 
-/// Builds the image (or finds it already built from the same contents); its `repo:tag`.
+/// Builds the image (or finds it already built from the same inputs); its `repo:tag`.
 pub fn build(bins: &Binaries, work: &Path) -> anyhow::Result<String> {
+    let tag = input_tag(bins)?;
+    if docker::docker(&["image", "inspect", "--format", "{{.Id}}", &tag]).is_ok() {
+        return Ok(tag);
+    }
     let root = work.join("node-rootfs");
     let _ = fs::remove_dir_all(&root);
     fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     assemble(bins, &root)?;
-    let tag = format!("{REPOSITORY}:{}", content_hash(&root)?);
-    if docker::docker(&["image", "inspect", "--format", "{{.Id}}", &tag]).is_err() {
-        let context = root.to_string_lossy();
-        docker::docker(&[
-            "build",
-            "--quiet",
-            "--label",
-            "tether.e2e=node",
-            "-t",
-            &tag,
-            &context,
-        ])
-        .with_context(|| format!("building {tag}"))?;
-    }
+    let context = root.to_string_lossy();
+    let built = docker::docker(&[
+        "build",
+        "--quiet",
+        "--label",
+        "tether.e2e=node",
+        "-t",
+        &tag,
+        &context,
+    ])
+    .with_context(|| format!("building {tag}"));
     let _ = fs::remove_dir_all(&root);
-    Ok(tag)
+    built.map(|_| tag)
 }

@@ -47,7 +47,6 @@ pub struct EdgeNode {
     pub name: String,
     container: ContainerAsync<GenericImage>,
     network: String,
-    ip: String,
     api: (IpAddr, u16),
 }
 
@@ -67,7 +66,10 @@ impl EdgeNode {
         }
         let (repo, tag) = setup.image.split_once(':').context("image has no tag")?;
         let container = GenericImage::new(repo, tag)
-            .with_container_name(format!("tether-e2e-{}-{}", std::process::id(), setup.name))
+            .with_container_name(format!(
+                "tether-e2e-{}-{}",
+                setup.cluster_label.1, setup.name
+            ))
             .with_network(setup.network)
             .with_hostname(setup.name)
             .with_label(OWNER_LABEL, std::process::id().to_string())
@@ -99,18 +101,10 @@ impl EdgeNode {
             .with_context(|| {
                 format!("starting node container {} ({})", setup.name, owner_label())
             })?;
-        let format = format!(
-            "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
-            setup.network
-        );
-        let ip = docker::docker(&["inspect", "--format", &format, container.id()])?
-            .trim()
-            .to_string();
         let node = EdgeNode {
             name: setup.name.to_string(),
             container,
             network: setup.network.to_string(),
-            ip,
             api: setup.api,
         };
         node.exec(&["tether-node", "wait-ready"])
@@ -158,34 +152,31 @@ impl EdgeNode {
             Cut::Network => {
                 docker::docker(&["network", "disconnect", &self.network, self.container.id()])?;
             }
-            Cut::Blackhole => {
-                let api = self.api.0.to_string();
-                self.exec(&["iptables", "-I", "OUTPUT", "-d", &api, "-j", "DROP"])
-                    .await?;
-            }
+            Cut::Blackhole => self.blackhole("-I").await?,
         }
         Ok(())
     }
 
-    /// Undoes [`EdgeNode::cut`].
+    /// Undoes [`EdgeNode::cut`]. The node may come back with another address on the
+    /// network; the agent only makes outbound connections, so nothing depends on it.
     pub async fn reconnect(&self, how: Cut) -> anyhow::Result<()> {
         match how {
             Cut::Network => {
-                docker::docker(&[
-                    "network",
-                    "connect",
-                    "--ip",
-                    &self.ip,
-                    &self.network,
-                    self.container.id(),
-                ])?;
+                docker::docker(&["network", "connect", &self.network, self.container.id()])?;
             }
-            Cut::Blackhole => {
-                let api = self.api.0.to_string();
-                self.exec(&["iptables", "-D", "OUTPUT", "-d", &api, "-j", "DROP"])
-                    .await?;
-            }
+            Cut::Blackhole => self.blackhole("-D").await?,
         }
+        Ok(())
+    }
+
+    /// Inserts (`-I`) or deletes (`-D`) the rules dropping traffic with the API server, both
+    /// ways: with only outbound dropped, data of established connections (a watch) arrives.
+    async fn blackhole(&self, op: &str) -> anyhow::Result<()> {
+        let api = self.api.0.to_string();
+        self.exec(&["iptables", op, "OUTPUT", "-d", &api, "-j", "DROP"])
+            .await?;
+        self.exec(&["iptables", op, "INPUT", "-s", &api, "-j", "DROP"])
+            .await?;
         Ok(())
     }
 

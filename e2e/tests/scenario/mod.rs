@@ -2,12 +2,16 @@
 //! by watches, and readings of a node's kernel.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use e2e::backend::{Attached, Cluster, ClusterSpec};
+use futures::TryStreamExt;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::wait::await_condition;
+use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 /// Brings a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) up.
@@ -111,6 +115,56 @@ pub async fn await_status(
                 .map(|p| p.data["status"].to_string())
                 .unwrap_or_default()
         ),
+    }
+}
+
+/// The pod an Event is about.
+pub fn regarding(event: &Event) -> Option<&str> {
+    event.regarding.as_ref().and_then(|r| r.name.as_deref())
+}
+
+/// Waits, on a watch of `namespace`'s Events, until `done` holds for the Events seen; returns them.
+pub async fn await_events(
+    client: &kube::Client,
+    namespace: &str,
+    within: Duration,
+    done: impl Fn(&[Event]) -> bool,
+) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let mut seen: BTreeMap<String, Event> = BTreeMap::new();
+    let mut stream = std::pin::pin!(watcher(api, watcher::Config::default()));
+    let outcome = tokio::time::timeout(within, async {
+        let mut listed = false;
+        while let Some(change) = stream.try_next().await.expect("watching Events") {
+            match change {
+                watcher::Event::Apply(e) | watcher::Event::InitApply(e) => {
+                    seen.insert(e.metadata.uid.clone().unwrap_or_default(), e);
+                }
+                watcher::Event::Delete(e) => {
+                    seen.remove(&e.metadata.uid.clone().unwrap_or_default());
+                }
+                watcher::Event::Init => seen.clear(),
+                watcher::Event::InitDone => listed = true,
+            }
+            let events: Vec<Event> = seen.values().cloned().collect();
+            if listed && done(&events) {
+                return Ok(events);
+            }
+        }
+        Err(())
+    })
+    .await;
+    match outcome {
+        Ok(Ok(events)) => events,
+        _ => {
+            let events: Vec<String> = seen
+                .values()
+                .map(|e| format!("{:?}: {:?}", regarding(e), e.note))
+                .collect();
+            panic!(
+                "Events in {namespace} did not reach the expected state within {within:?}; seen: {events:#?}"
+            )
+        }
     }
 }
 

@@ -1,0 +1,132 @@
+//! caching: an edge node cut off from the cloud keeps giving pods their profiles — from its
+//! live store, and from disk after an agent restart — and converges once it is back, with
+//! the Events and status entries it queued delivered once each.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod scenario;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use e2e::backend::{Cut, PodSpec};
+use rstest::rstest;
+use serde_json::json;
+
+use scenario::*;
+
+#[rstest]
+#[case::network_disconnect(Cut::Network)]
+#[case::blackhole(Cut::Blackhole)]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(#[case] cut: Cut) {
+    let cluster = cluster().await;
+    let admin = cluster.admin();
+    let gen1 = create_profile(&admin, "camera", camera_spec()).await;
+    let cam1 = cluster
+        .add_pod("edge-1", &PodSpec::labelled("cam-1", "app", "camera"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (cam1.profile(), cam1.source()),
+        (Some("camera"), Some("live"))
+    );
+    // Two more pods the node learns about before the cut; their sandboxes start after it,
+    // as when containerd recreates sandboxes on a disconnected node.
+    let uid2 = cluster
+        .create_pod("edge-1", &PodSpec::labelled("cam-2", "app", "camera"))
+        .await
+        .unwrap();
+    let uid3 = cluster
+        .create_pod("edge-1", &PodSpec::labelled("cam-3", "app", "camera"))
+        .await
+        .unwrap();
+    await_status(&admin, "camera", "edge-1", 3, gen1, Duration::from_secs(30)).await;
+
+    cluster.cut("edge-1", cut).await.unwrap();
+    let cam2 = cluster
+        .add_sandbox("edge-1", "default", "cam-2", &uid2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cam2.profile(), cam2.generation()),
+        (Some("camera"), Some(gen1)),
+        "{:?}",
+        cam2.tether
+    );
+    assert_eq!(pod_mtu(&cluster, &cam2).await, 1400);
+
+    // The cloud changes the profile while the node cannot see it.
+    let gen2 = patch_profile(&admin, "camera", json!({"mtu": 1300})).await;
+    assert!(gen2 > gen1);
+
+    // A restarted agent has only its disk cache: it must answer from it, at once.
+    cluster.restart_agent("edge-1").await.unwrap();
+    let cam3 = cluster
+        .add_sandbox("edge-1", "default", "cam-3", &uid3)
+        .await
+        .unwrap();
+    assert_eq!(cam3.source(), Some("cache"), "{:?}", cam3.tether);
+    assert_eq!(
+        (cam3.profile(), cam3.generation()),
+        (Some("camera"), Some(gen1))
+    );
+    assert_eq!(pod_mtu(&cluster, &cam3).await, 1400);
+
+    // Back online: the node converges within 5 s ...
+    cluster.reconnect("edge-1", cut).await.unwrap();
+    await_status(&admin, "camera", "edge-1", 3, gen2, Duration::from_secs(5)).await;
+    cluster.del_sandbox(&cam1).await.unwrap();
+    let again = cluster
+        .add_sandbox("edge-1", "default", "cam-1", &cam1_uid(&cluster).await)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.source(), again.generation()),
+        (Some("live"), Some(gen2)),
+        "{:?}",
+        again.tether
+    );
+    assert_eq!(pod_mtu(&cluster, &again).await, 1300);
+
+    // ... and what it queued while cut off arrives: one Event per applied profile
+    // generation and pod, none lost, none duplicated.
+    let expected = [
+        ("cam-1", gen1),
+        ("cam-1", gen2),
+        ("cam-2", gen1),
+        ("cam-3", gen1),
+    ];
+    let events = await_events(&admin, "default", Duration::from_secs(30), |events| {
+        expected.iter().all(|(pod, generation)| {
+            events
+                .iter()
+                .any(|e| regarding(e) == Some(pod) && mentions_generation(e, *generation))
+        })
+    })
+    .await;
+    let mut counts: BTreeMap<(String, i64), usize> = BTreeMap::new();
+    for event in &events {
+        for (pod, generation) in expected {
+            if regarding(event) == Some(pod) && mentions_generation(event, generation) {
+                *counts.entry((pod.to_string(), generation)).or_default() += 1;
+            }
+        }
+    }
+    for (key, count) in counts {
+        assert_eq!(count, 1, "Events for {key:?}: {count}");
+    }
+    cluster.down().await.unwrap();
+}
+
+fn mentions_generation(event: &k8s_openapi::api::events::v1::Event, generation: i64) -> bool {
+    event
+        .note
+        .as_deref()
+        .is_some_and(|n| n.contains(&format!("(generation {generation})")))
+}
+
+async fn cam1_uid(cluster: &e2e::backend::Cluster) -> String {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(cluster.admin(), "default");
+    pods.get("cam-1").await.unwrap().metadata.uid.unwrap()
+}
