@@ -1,4 +1,5 @@
 //! tether-sim driven by kube 5's Api, the way tether's agent uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! tether-sim driven by kubectl the way an operator would, and the `tether-sim` binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Authentication, RBAC, access reviews, APF 429s, the audit log and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 

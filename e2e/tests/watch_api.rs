@@ -1,4 +1,5 @@
 //! Watches, reflectors and server-side apply through kube 5, as tether's agent does them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Shared helpers for the tether-sim tests: a server per test, kube clients, kubectl.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // Shared by several test crates; a failure is the test failing.
 
 use std::path::PathBuf;
 use std::process::Command;
