@@ -169,6 +169,35 @@ fn kubectl_applies_lists_patches_and_deletes() {
         "99"
     );
 
+    // kubectl asks for strict field validation: unknown fields are refused, bad values are 422.
+    let bogus = k.file(
+        "bogus.yaml",
+        &format!("{}  bogus: 1\n", profile("bogus", "x", 1)),
+    );
+    let err = k.fails(&["apply", "-f", bogus.to_str().unwrap()]);
+    assert!(
+        err.contains("strict decoding error: unknown field \"spec.bogus\""),
+        "{err}"
+    );
+    let small = k.file(
+        "small.yaml",
+        &format!("{}  mtu: 100\n", profile("small", "x", 1)),
+    );
+    let err = k.fails(&["apply", "-f", small.to_str().unwrap()]);
+    assert!(
+        err.contains("The NetworkProfile \"small\" is invalid: spec.mtu: Invalid value: 100:")
+            && err.contains("spec.mtu in body should be greater than or equal to 576"),
+        "{err}"
+    );
+    // `kubectl get -w` asks for Tables in the watch stream.
+    let watch = k.run(&["get", "np", "camera", "-w", "--request-timeout=2s"]);
+    assert!(
+        watch.stdout.starts_with("NAME") && watch.stdout.contains("camera"),
+        "{}{}",
+        watch.stdout,
+        watch.stderr
+    );
+
     assert!(
         k.ok(&["delete", "np", "radar"])
             .contains("\"radar\" deleted")

@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     pub user: &'a UserInfo,
     /// Field manager for managedFields.
     pub manager: String,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of being pruned.
+    pub strict: bool,
 }
 
 /// The patch flavours the server accepts, by Content-Type.
@@ -242,7 +244,7 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
     {
         m.remove("status");
     }
-    hooks::before_write(ctx.st, rt, None, &mut obj)?;
+    hooks::before_write(ctx, rt, None, &mut obj)?;
     patch::record_update(None, &mut obj, rt, "", &ctx.manager);
     let k = key(
         rt,
@@ -465,7 +467,7 @@ pub fn modify(
         new = if exists { confine(&base, new, rt, subresource) } else { new };
         new["apiVersion"] = json!(rt.api_version());
         new["kind"] = json!(rt.kind);
-        hooks::before_write(ctx.st, rt, cur, &mut new)?;
+        hooks::before_write(ctx, rt, cur, &mut new)?;
         if !matches!(change, Change::Patch(PatchKind::Apply, _, _)) {
             patch::record_update(cur, &mut new, rt, subresource, &ctx.manager);
         }

@@ -8,6 +8,7 @@ use super::resources::{self, ResourceType};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::store::{Generation, Key, Write};
+use super::validate;
 
 const CRDS: &str = "apiextensions.k8s.io/customresourcedefinitions";
 
@@ -65,15 +66,41 @@ fn validate_crd(crd: &Value) -> Vec<(String, String)> {
 
 /// Validate and default an object about to be stored.
 pub fn before_write(
-    st: &State,
+    ctx: &Ctx,
     rt: &ResourceType,
     old: Option<&Value>,
     obj: &mut Value,
 ) -> ApiResult<()> {
+    let st = ctx.st;
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
+    if rt.custom {
+        let found = validate::check_custom(obj, &rt.schema);
+        if !found.invalid.is_empty() {
+            return Err(ApiError::invalid(
+                &rt.group,
+                &rt.kind,
+                &name,
+                &found.invalid,
+            ));
+        }
+        if ctx.strict && !found.unknown.is_empty() {
+            let fields: Vec<String> = found
+                .unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                rt.kind,
+                rt.version,
+                rt.kind,
+                fields.join(", ")
+            )));
+        }
+    }
     match rt.id().as_str() {
         CRDS => {
             let causes = validate_crd(obj);
@@ -167,6 +194,7 @@ pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Optio
                     st,
                     user: ctx.user,
                     manager: "kube-controller-manager".into(),
+                    strict: false,
                 };
                 // An existing "default" is fine: the controller only fills gaps.
                 let _ = crud::create(&sys, &sa_type, ns, sa);

@@ -21,6 +21,7 @@ mod status;
 mod store;
 mod table;
 mod tls;
+mod validate;
 mod watch;
 
 use std::net::SocketAddr;
@@ -262,6 +263,7 @@ impl ApiServer {
             st: &self.state,
             user: &admin,
             manager: "tether-sim".into(),
+            strict: true,
         };
         let ns = obj["metadata"]["namespace"]
             .as_str()

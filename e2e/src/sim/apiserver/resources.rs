@@ -43,6 +43,8 @@ pub struct ResourceType {
     pub field_labels: Vec<String>,
     /// Whether this resource comes from a CRD.
     pub custom: bool,
+    /// The CRD version's `openAPIV3Schema` (null for built-ins).
+    pub schema: Value,
 }
 
 impl ResourceType {
@@ -91,6 +93,7 @@ fn builtin(
         list_map_keys: HashMap::new(),
         field_labels: Vec::new(),
         custom: false,
+        schema: Value::Null,
     }
 }
 
@@ -302,6 +305,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
             list_map_keys,
             field_labels: Vec::new(),
             custom: true,
+            schema: v["schema"]["openAPIV3Schema"].clone(),
         });
     }
     out

@@ -342,7 +342,12 @@ fn resource(
             .unwrap_or("unknown")
             .to_string()
     });
-    let ctx = Ctx { st, user, manager };
+    let ctx = Ctx {
+        st,
+        user,
+        manager,
+        strict: ri.q("fieldValidation") == Some("Strict"),
+    };
     if !rt.stored {
         if ri.verb != "create" {
             return Err(ApiError::method_not_allowed());
@@ -391,6 +396,7 @@ fn resource(
                 bookmarks: ri.flag("allowWatchBookmarks"),
                 send_initial_events: ri.flag("sendInitialEvents"),
                 timeout: Duration::from_secs(timeout),
+                table,
             };
             return Ok(Reply::Stream(watch::start(Arc::clone(st), req)?));
         }

@@ -30,6 +30,8 @@ pub struct WatchRequest {
     pub send_initial_events: bool,
     /// `timeoutSeconds`.
     pub timeout: Duration,
+    /// Send objects as `meta.k8s.io/v1` Tables (what `kubectl get -w` asks for).
+    pub table: bool,
 }
 
 impl WatchRequest {
@@ -60,6 +62,9 @@ impl WatchRequest {
 
     fn event(&self, kind: &str, mut obj: Value) -> Value {
         obj["apiVersion"] = json!(self.rt.api_version());
+        if self.table {
+            obj = super::table::of_object(&obj, &self.rt, None);
+        }
         json!({"type": kind, "object": obj})
     }
 
