@@ -425,7 +425,7 @@ async fn events_k8s_io_v1_are_created_and_listed() {
     use k8s_openapi::api::events::v1::Event;
     let server = server().await;
     let client = client(&server, server.admin_token()).await;
-    let events: Api<Event> = Api::namespaced(client, "default");
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
     let ev: Event = serde_json::from_value(json!({
         "metadata": {"generateName": "camera."},
         "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "tether.dev/agent",
@@ -440,5 +440,42 @@ async fn events_k8s_io_v1_are_created_and_listed() {
         .await
         .unwrap();
     assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].note.as_deref(), Some("camera applied"));
+    // The same event through the core API, as `kubectl get events` sees it.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let seen = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=cam-0"))
+        .await
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert_eq!(
+        (
+            seen.items[0].message.as_deref(),
+            seen.items[0].reporting_component.as_deref()
+        ),
+        (Some("camera applied"), Some("tether.dev/agent"))
+    );
+    // The real server's create validation.
+    let bad: Event = serde_json::from_value(
+        json!({"metadata": {"name": "bad"}, "type": "Odd", "regarding": {"namespace": "other"}}),
+    )
+    .unwrap();
+    let kube::Error::Api(s) = events
+        .create(&PostParams::default(), &bad)
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a Status")
+    };
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(s.message.starts_with("Event.events.k8s.io \"bad\" is invalid: [eventTime: Required value, reportingController: Required value"), "{}", s.message);
+    assert!(
+        s.message.contains("type: Unsupported value: \"Odd\"")
+            && s.message.contains(
+                "regarding.namespace: Invalid value: \"other\": does not match event.namespace"
+            ),
+        "{}",
+        s.message
+    );
     server.shutdown().await;
 }

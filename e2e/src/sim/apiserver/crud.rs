@@ -3,6 +3,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
+use super::convert;
 use super::hooks;
 use super::patch;
 use super::rbac::UserInfo;
@@ -253,17 +254,17 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
     );
     let (stored, _) = ctx.st.store.write(&k, generation(rt), |cur| match cur {
         Some(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
-        None => Ok(Write::Put(obj)),
+        None => Ok(Write::Put(convert::to_storage(rt, obj))),
     })?;
     hooks::after_write(ctx, rt, None, Some(&stored));
-    Ok(with_version(stored, rt))
+    Ok(with_version(convert::from_storage(rt, stored), rt))
 }
 
 /// Get one object.
 pub fn get(st: &State, rt: &ResourceType, ns: &str, name: &str) -> ApiResult<Value> {
     st.store
         .get(&key(rt, ns, name))
-        .map(|o| with_version(o, rt))
+        .map(|o| with_version(convert::from_storage(rt, o), rt))
         .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
 }
 
@@ -291,6 +292,7 @@ pub fn list(
     let (items, rv) = st
         .store
         .list(&rt.id(), (rt.namespaced && !ns.is_empty()).then_some(ns));
+    let items = items.into_iter().map(|o| convert::from_storage(rt, o));
     let mut start_after = String::new();
     if let Some(c) = cont.filter(|c| !c.is_empty()) {
         let bad = || {
@@ -408,7 +410,9 @@ pub fn modify(
     change: Change,
 ) -> ApiResult<Value> {
     let k = key(rt, ns, name);
-    let (stored, old) = ctx.st.store.write(&k, generation(rt), |cur| {
+    let (stored, old) = ctx.st.store.write(&k, generation(rt), |stored| {
+        let cur_view = stored.map(|c| convert::from_storage(rt, c.clone()));
+        let cur = cur_view.as_ref();
         let (base, exists) = match (cur, &change) {
             (Some(c), _) => (c.clone(), true),
             (None, Change::Patch(PatchKind::Apply, _, _)) if subresource.is_empty() => {
@@ -471,10 +475,10 @@ pub fn modify(
         if !matches!(change, Change::Patch(PatchKind::Apply, _, _)) {
             patch::record_update(cur, &mut new, rt, subresource, &ctx.manager);
         }
-        Ok(Write::Put(new))
+        Ok(Write::Put(convert::to_storage(rt, new)))
     })?;
     hooks::after_write(ctx, rt, old.as_ref(), Some(&stored));
-    Ok(with_version(stored, rt))
+    Ok(with_version(convert::from_storage(rt, stored), rt))
 }
 
 /// Delete one object, honouring `preconditions` of the DeleteOptions body.
@@ -500,7 +504,7 @@ pub fn delete(
         Ok(Write::Delete)
     })?;
     hooks::after_write(ctx, rt, Some(&deleted), None);
-    Ok(with_version(deleted, rt))
+    Ok(with_version(convert::from_storage(rt, deleted), rt))
 }
 
 /// Delete every object matching the selectors.

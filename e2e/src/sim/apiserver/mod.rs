@@ -3,6 +3,7 @@
 
 mod apf;
 mod audit;
+mod convert;
 mod crud;
 mod discovery;
 mod fields;
@@ -198,14 +199,19 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
 }
 
 impl ApiServer {
-    /// The address it listens on.
+    /// The address it listens on (may be unspecified, e.g. `0.0.0.0:port`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// `https://<addr>`.
     pub fn url(&self) -> String {
-        format!("https://{}", self.addr)
+        if self.addr.ip().is_unspecified() {
+            // Listening on every address: loopback reaches it from this host.
+            format!("https://127.0.0.1:{}", self.addr.port())
+        } else {
+            format!("https://{}", self.addr)
+        }
     }
 
     /// PEM of the CA that signed the serving certificate.

@@ -48,8 +48,12 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
-    /// The storage identity: `group/plural` (versions share storage).
+    /// The storage identity: `group/plural` (versions share storage; events.k8s.io
+    /// Events are stored with core Events).
     pub fn id(&self) -> String {
+        if self.group == "events.k8s.io" {
+            return "/events".into();
+        }
         format!("{}/{}", self.group, self.plural)
     }
 

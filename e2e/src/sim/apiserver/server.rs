@@ -368,7 +368,7 @@ fn resource(
         "get" => {
             let o = crud::get(st, &rt, ns, &ri.name)?;
             if table {
-                table::of_object(&o, &rt, ri.q("includeObject"))
+                table::of_object(&o, ri.q("includeObject"))
             } else {
                 o
             }
@@ -377,7 +377,7 @@ fn resource(
             let limit = ri.q("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
             let l = crud::list(st, &rt, ns, &sel()?, limit, ri.q("continue"))?;
             if table {
-                table::of_list(&l, &rt, ri.q("includeObject"))
+                table::of_list(&l, ri.q("includeObject"))
             } else {
                 l
             }

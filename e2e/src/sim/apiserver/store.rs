@@ -109,6 +109,17 @@ fn without(obj: &Value, fields: &[&str]) -> Value {
     o
 }
 
+/// The objects of one resource (optionally one namespace): a range scan, since keys
+/// order by resource, then namespace, then name.
+fn select(objects: &BTreeMap<Key, Value>, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+    let start = Key::new(resource, namespace.unwrap_or_default(), "");
+    objects
+        .range(start..)
+        .take_while(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 impl Store {
     /// A store that keeps `history` events for watches.
     pub fn new(history: usize) -> Self {
@@ -149,12 +160,7 @@ impl Store {
     /// name, with the store's resourceVersion.
     pub fn list(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let g = self.lock();
-        let items = g
-            .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect();
+        let items = select(&g.objects, resource, namespace);
         (items, g.rv)
     }
 
@@ -267,12 +273,7 @@ impl Store {
         namespace: Option<&str>,
     ) -> (Vec<Value>, broadcast::Receiver<Arc<StoredEvent>>, u64) {
         let g = self.lock();
-        let items = g
-            .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect();
+        let items = select(&g.objects, resource, namespace);
         (items, self.tx.subscribe(), g.rv)
     }
 }
