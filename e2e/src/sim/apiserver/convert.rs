@@ -55,7 +55,7 @@ pub fn from_storage(rt: &ResourceType, obj: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::apiserver::resources::builtins;
+    use crate::sim::apiserver::builtins::builtins;
 
     #[test]
     fn events_round_trip_between_the_two_apis() {
