@@ -293,6 +293,60 @@ fn kubectl_sees_errors_as_a_real_server_words_them() {
 }
 
 #[test]
+fn kubectl_typed_generators_create_objects() {
+    let rt = runtime();
+    let server = start(&rt, SimConfig::default());
+    let k = Kubectl::new(&server, server.admin_token());
+    // These generators send protobuf bodies.
+    k.ok(&["create", "namespace", "team"]);
+    k.ok(&[
+        "create",
+        "configmap",
+        "c",
+        "-n",
+        "team",
+        "--from-literal=a=1",
+    ]);
+    k.ok(&["create", "serviceaccount", "bot", "-n", "team"]);
+    k.ok(&[
+        "create",
+        "role",
+        "read-p1",
+        "-n",
+        "team",
+        "--verb=get",
+        "--resource=pods",
+        "--resource-name=p1",
+    ]);
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "bot-read-p1",
+        "-n",
+        "team",
+        "--role=read-p1",
+        "--serviceaccount=team:bot",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "cm", "c", "-n", "team", "-o", "jsonpath={.data.a}"]),
+        "1"
+    );
+    let bot = ["-n", "team", "--as=system:serviceaccount:team:bot"];
+    assert_eq!(
+        k.ok(&[&["auth", "can-i", "get", "pods/p1"][..], &bot[..]].concat())
+            .trim(),
+        "yes"
+    );
+    let other = k.run(&[&["auth", "can-i", "get", "pods/p2"][..], &bot[..]].concat());
+    assert_eq!((other.ok, other.stdout.trim()), (false, "no"));
+    assert_eq!(
+        k.ok(&["get", "sa", "-n", "team", "-o", "name"]),
+        "serviceaccount/bot\nserviceaccount/default\n"
+    );
+    rt.block_on(server.shutdown());
+}
+
+#[test]
 fn kubectl_watch_sees_changes() {
     let rt = runtime();
     let server = start(&rt, SimConfig::default());

@@ -8,7 +8,7 @@ use super::status::{ApiError, ApiResult};
 /// Decode a JSON (or YAML) body into an object.
 pub fn decode(bytes: &[u8], content_type: &str, kind: &str) -> ApiResult<Value> {
     if content_type.starts_with(super::proto::MEDIA_TYPE) {
-        return Err(ApiError::unsupported_media_type(content_type));
+        return super::proto_objects::decode_object(bytes, content_type);
     }
     let v: Value = if content_type.contains("yaml") {
         let text = std::str::from_utf8(bytes)

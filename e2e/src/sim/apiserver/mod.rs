@@ -16,6 +16,7 @@ mod names;
 mod openapi;
 mod patch;
 mod proto;
+mod proto_objects;
 mod rbac;
 mod request;
 mod resources;

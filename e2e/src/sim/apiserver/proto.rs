@@ -8,8 +8,8 @@ use super::status::{ApiError, ApiResult};
 /// The protobuf media type.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
-/// Length-delimited and varint fields of one message, in order.
-fn fields(mut b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+/// The length-delimited fields of one message, in order (other wire types skipped).
+pub fn fields(mut b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     fn varint(b: &mut &[u8]) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
