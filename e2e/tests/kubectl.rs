@@ -424,10 +424,17 @@ fn the_binary_serves_until_interrupted() {
 
     let dir = TempDir::new("bin");
     let kubeconfig = dir.path("admin.kubeconfig");
+    let audit = dir.path("audit.jsonl");
+    let crd = dir.path("crd.yaml");
+    std::fs::write(&crd, CRD).unwrap();
     let mut child = ChildGuard(
         Command::new(env!("CARGO_BIN_EXE_tether-sim"))
             .args(["serve", "--listen", "127.0.0.1:0", "--kubeconfig"])
             .arg(&kubeconfig)
+            .arg("--load")
+            .arg(&crd)
+            .arg("--audit-log")
+            .arg(&audit)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -448,6 +455,16 @@ fn the_binary_serves_until_interrupted() {
         String::from_utf8_lossy(&out.stdout).contains("namespace/kube-system"),
         "{out:?}"
     );
+    let crds = Command::new("kubectl")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", &dir.0)
+        .args(["get", "crd", "-o", "name"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&crds.stdout),
+        "customresourcedefinition.apiextensions.k8s.io/networkprofiles.tether.dev\n"
+    );
     let pid = child.0.id().to_string();
     assert!(
         Command::new("kill")
@@ -459,4 +476,12 @@ fn the_binary_serves_until_interrupted() {
     let status = child.0.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
     assert_eq!(lines.next().unwrap().unwrap(), "tether-sim stopped");
+    let audited = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        audited
+            .lines()
+            .any(|l| l.contains("\"resource\":\"customresourcedefinitions\"")
+                && l.contains("\"userAgent\":\"kubectl/")),
+        "{audited}"
+    );
 }
