@@ -169,6 +169,15 @@ fn kubectl_applies_lists_patches_and_deletes() {
         "99"
     );
 
+    // Server-side dry runs validate and answer but store nothing.
+    let dry = k.file("dry.yaml", &profile("dry", "x", 1));
+    assert!(
+        k.ok(&["apply", "--dry-run=server", "-f", dry.to_str().unwrap()])
+            .contains("networkprofile.tether.dev/dry created (server dry run)")
+    );
+    assert!(k.fails(&["get", "np", "dry"]).contains("NotFound"));
+    k.ok(&["delete", "np", "camera", "--dry-run=server"]);
+    k.ok(&["get", "np", "camera"]);
     // kubectl asks for strict field validation: unknown fields are refused, bad values are 422.
     let bogus = k.file(
         "bogus.yaml",

@@ -25,6 +25,8 @@ pub struct Ctx<'a> {
     pub manager: String,
     /// `fieldValidation=Strict`: unknown fields are an error instead of being pruned.
     pub strict: bool,
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
 }
 
 /// The patch flavours the server accepts, by Content-Type.
@@ -165,11 +167,16 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
         obj["metadata"]["namespace"].as_str().unwrap_or_default(),
         &name,
     );
-    let (stored, _) = ctx.st.store.write(&k, generation(rt), |cur| match cur {
-        Some(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
-        None => Ok(Write::Put(convert::to_storage(rt, obj))),
-    })?;
-    hooks::after_write(ctx, rt, None, Some(&stored));
+    let (stored, _) = ctx
+        .st
+        .store
+        .write_or_preview(&k, generation(rt), ctx.dry_run, |cur| match cur {
+            Some(_) => Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
+            None => Ok(Write::Put(convert::to_storage(rt, obj))),
+        })?;
+    if !ctx.dry_run {
+        hooks::after_write(ctx, rt, None, Some(&stored));
+    }
     Ok(with_version(convert::from_storage(rt, stored), rt))
 }
 
@@ -266,7 +273,7 @@ pub fn delete(
     options: &Value,
 ) -> ApiResult<Value> {
     let k = key(rt, ns, name);
-    let (deleted, _) = ctx.st.store.write(&k, generation(rt), |cur| {
+    let (deleted, _) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |cur| {
         let Some(cur) = cur else { return Err(ApiError::not_found(&rt.group, &rt.plural, name)) };
         let pre = &options["preconditions"];
         if let Some(uid) = pre["uid"].as_str().filter(|u| Some(*u) != cur["metadata"]["uid"].as_str()) {
@@ -279,7 +286,9 @@ pub fn delete(
         }
         Ok(Write::Delete)
     })?;
-    hooks::after_write(ctx, rt, Some(&deleted), None);
+    if !ctx.dry_run {
+        hooks::after_write(ctx, rt, Some(&deleted), None);
+    }
     Ok(with_version(convert::from_storage(rt, deleted), rt))
 }
 

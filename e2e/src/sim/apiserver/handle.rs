@@ -103,6 +103,7 @@ impl ApiServer {
             user: &admin,
             manager: "tether-sim".into(),
             strict: true,
+            dry_run: false,
         };
         let ns = obj["metadata"]["namespace"]
             .as_str()

@@ -252,6 +252,7 @@ pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Optio
                     user: ctx.user,
                     manager: "kube-controller-manager".into(),
                     strict: false,
+                    dry_run: false,
                 };
                 // An existing "default" is fine: the controller only fills gaps.
                 let _ = crud::create(&sys, &sa_type, ns, sa);

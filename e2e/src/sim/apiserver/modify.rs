@@ -76,7 +76,7 @@ pub fn modify(
     change: Change,
 ) -> ApiResult<Value> {
     let k = key(rt, ns, name);
-    let (stored, old) = ctx.st.store.write(&k, generation(rt), |stored| {
+    let (stored, old) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |stored| {
         let cur_view = stored.map(|c| convert::from_storage(rt, c.clone()));
         let cur = cur_view.as_ref();
         let (base, exists) = match (cur, &change) {
@@ -143,6 +143,8 @@ pub fn modify(
         }
         Ok(Write::Put(convert::to_storage(rt, new)))
     })?;
-    hooks::after_write(ctx, rt, old.as_ref(), Some(&stored));
+    if !ctx.dry_run {
+        hooks::after_write(ctx, rt, old.as_ref(), Some(&stored));
+    }
     Ok(with_version(convert::from_storage(rt, stored), rt))
 }

@@ -98,11 +98,21 @@ fn resource(
             .unwrap_or("unknown")
             .to_string()
     });
+    let dry_run = match ri.q("dryRun") {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "Invalid dry run value {other:?}: supported values: \"All\""
+            )));
+        }
+    };
     let ctx = Ctx {
         st,
         user,
         manager,
         strict: ri.q("fieldValidation") == Some("Strict"),
+        dry_run,
     };
     if !rt.stored {
         if ri.verb != "create" {
@@ -194,6 +204,14 @@ fn resource(
                 Value::Null
             } else {
                 crud::decode(body, ct, "DeleteOptions")?
+            };
+            // DeleteOptions carry their own dryRun (that is where client-go puts it).
+            let dry = options["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|v| v == "All"));
+            let ctx = Ctx {
+                dry_run: ctx.dry_run || dry,
+                ..ctx
             };
             crud::delete(&ctx, &rt, ns, &ri.name, &options)?
         }

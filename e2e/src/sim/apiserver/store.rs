@@ -184,6 +184,17 @@ impl Store {
         generation: Generation,
         f: impl FnOnce(Option<&Value>) -> ApiResult<Write>,
     ) -> ApiResult<(Value, Option<Value>)> {
+        self.write_or_preview(key, generation, false, f)
+    }
+
+    /// [`Store::write`], or with `dry_run` everything but the commit (`dryRun=All`).
+    pub fn write_or_preview(
+        &self,
+        key: &Key,
+        generation: Generation,
+        dry_run: bool,
+        f: impl FnOnce(Option<&Value>) -> ApiResult<Write>,
+    ) -> ApiResult<(Value, Option<Value>)> {
         let mut g = self.lock();
         let old = g.objects.get(key).cloned();
         let decision = f(old.as_ref())?;
@@ -195,6 +206,9 @@ impl Store {
                         "delete of a missing object",
                     ));
                 };
+                if dry_run {
+                    return Ok((o, old));
+                }
                 g.objects.remove(key);
                 o["metadata"]["resourceVersion"] = json!(next_rv.to_string());
                 (EventType::Deleted, o)
@@ -224,6 +238,9 @@ impl Store {
                             o["metadata"]["generation"] = json!(gen_now + 1);
                         }
                     }
+                }
+                if dry_run {
+                    return Ok((o, old));
                 }
                 o["metadata"]["resourceVersion"] = json!(next_rv.to_string());
                 g.objects.insert(key.clone(), o.clone());
