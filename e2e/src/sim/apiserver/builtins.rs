@@ -134,6 +134,15 @@ pub fn builtins() -> Vec<ResourceType> {
         false,
     );
     sar.stored = false;
+    let mut ssrr = builtin(
+        authz,
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        false,
+        false,
+    );
+    ssrr.stored = false;
     vec![
         ns,
         pods,
@@ -165,5 +174,6 @@ pub fn builtins() -> Vec<ResourceType> {
         ),
         ssar,
         sar,
+        ssrr,
     ]
 }

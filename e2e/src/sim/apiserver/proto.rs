@@ -131,5 +131,14 @@ pub fn decode_review(body: &[u8], kind: &str) -> ApiResult<Value> {
         .find(|(n, _)| *n == 2)
         .map(|(_, v)| v)
         .ok_or_else(bad)?;
+    if kind == "SelfSubjectRulesReview" {
+        let spec = fields(raw).and_then(|f| f.into_iter().find(|(n, _)| *n == 2).map(|(_, v)| v));
+        let spec = spec
+            .map_or(Some(json!({})), |b| string_fields(b, &[(1, "namespace")]))
+            .ok_or_else(bad)?;
+        return Ok(
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": {}, "spec": spec}),
+        );
+    }
     review(raw, kind).ok_or_else(bad)
 }

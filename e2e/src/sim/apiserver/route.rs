@@ -123,10 +123,11 @@ fn resource(
         } else {
             crud::decode(body, ct, &rt.kind)?
         };
-        return Ok(Reply::Json(
-            201,
-            review::review(st, user, obj, rt.plural == "selfsubjectaccessreviews")?,
-        ));
+        let answer = match rt.plural.as_str() {
+            "selfsubjectrulesreviews" => review::rules_review(st, user, obj)?,
+            plural => review::review(st, user, obj, plural == "selfsubjectaccessreviews")?,
+        };
+        return Ok(Reply::Json(201, answer));
     }
     let sel = || crud::selectors(&rt, ri.q("labelSelector"), ri.q("fieldSelector"));
     let table = accept.contains("as=Table");
