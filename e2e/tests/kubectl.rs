@@ -348,6 +348,12 @@ fn kubectl_typed_generators_create_objects() {
     );
     let other = k.run(&[&["auth", "can-i", "get", "pods/p2"][..], &bot[..]].concat());
     assert_eq!((other.ok, other.stdout.trim()), (false, "no"));
+    let list = k.ok(&[&["auth", "can-i", "--list"][..], &bot[..]].concat());
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("pods ") && l.contains("[p1]") && l.contains("[get]")),
+        "{list}"
+    );
     assert_eq!(
         k.ok(&["get", "sa", "-n", "team", "-o", "name"]),
         "serviceaccount/bot\nserviceaccount/default\n"
