@@ -479,3 +479,61 @@ async fn events_k8s_io_v1_are_created_and_listed() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn watcher_relists_after_410_and_its_store_stays_right() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = server_with(SimConfig {
+        watch_history: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = client(&server, server.admin_token()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm =
+        |n: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": n}})).unwrap();
+    cms.create(&PostParams::default(), &cm("first"))
+        .await
+        .unwrap();
+    let cfg = watcher::Config::default().disable_bookmarks();
+    let (reader, writer) = reflector::store();
+    let mut stream = reflector(writer, watcher(cms.clone(), cfg)).boxed();
+    let mut inits = 0;
+    while let Some(ev) = stream.next().await {
+        if let Ok(watcher::Event::InitDone) = ev {
+            inits += 1;
+            break;
+        }
+    }
+    cms.create(&PostParams::default(), &cm("second"))
+        .await
+        .unwrap();
+    // The watcher opens its watch (from the list's version) only when polled again; writes
+    // elsewhere push that version out of the history first, so the server answers 410.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for i in 0..10 {
+        pods.create(&PostParams::default(), &pod(&format!("p{i}"), "edge-1"))
+            .await
+            .unwrap();
+    }
+    cms.delete("first", &DeleteParams::default()).await.unwrap();
+    let mut saw_gone = false;
+    while inits < 2 {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+        {
+            Some(Err(watcher::Error::WatchError(e))) if e.code == 410 => saw_gone = true,
+            Some(Ok(watcher::Event::InitDone)) => inits += 1,
+            Some(_) => {}
+            None => panic!("watcher ended"),
+        }
+    }
+    assert!(saw_gone, "the re-watch was answered 410 Gone");
+    assert_eq!(
+        names(&reader),
+        ["second"],
+        "the relist dropped the deleted object"
+    );
+    server.shutdown().await;
+}
