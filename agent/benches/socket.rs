@@ -38,14 +38,14 @@ fn profile(i: usize) -> NetworkProfile {
         match_labels: Some(labels(&[("app", format!("app-{}", i % 400))])),
         match_expressions: None,
     };
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         pod_selector.match_expressions = Some(vec![LabelSelectorRequirement {
             key: "tier".into(),
             operator: "In".into(),
             values: Some(vec!["edge".into(), "cloud".into()]),
         }]);
     }
-    let node_selector = (i % 5 == 0).then(|| LabelSelector {
+    let node_selector = i.is_multiple_of(5).then(|| LabelSelector {
         match_labels: Some(labels(&[("apps.openyurt.io/nodepool", "hangzhou".into())])),
         match_expressions: None,
     });

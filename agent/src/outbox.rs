@@ -233,21 +233,19 @@ impl Outbox {
     pub async fn run(self: Arc<Self>, sink: impl Sink, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            let drained = self.flush_once(&sink).await;
-            let wait = if drained {
-                Duration::from_secs(3600)
+            if self.flush_once(&sink).await {
+                backoff = Duration::from_secs(1);
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
             } else {
-                backoff
-            };
-            backoff = if drained {
-                Duration::from_secs(1)
-            } else {
-                (backoff * 2).min(Duration::from_secs(60))
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
+                // New writes do not cut a backoff short: the API server is what we wait for.
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
         if let Err(e) = self.persist() {

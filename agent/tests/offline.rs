@@ -82,6 +82,9 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
     drop(api);
 
     let offline = kubeconfig(dir.path(), UNREACHABLE);
+    let back = fake_api::start().await;
+    let back_online = kubeconfig(dir.path(), &format!("http://{}", back.addr));
+    let back_seen = back.seen.clone();
     let second = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let agent = Agent::start(dir.path(), &offline);
@@ -90,6 +93,21 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
         // Reported, not asserted: timings belong to benchmarks.
         eprintln!("offline start to first cached answer: {elapsed:?}");
         let code = agent.terminate();
+        assert!(
+            dir.path().join("state/outbox/outbox.v1").exists(),
+            "the Event owed is persisted at SIGTERM"
+        );
+
+        // Back online, without any new ADD: the Event queued while offline is delivered.
+        let agent = Agent::start(dir.path(), &back_online);
+        wait_until(Duration::from_secs(20), || {
+            back_seen.lock().unwrap().iter().any(|s| {
+                s.method == "POST"
+                    && s.uri
+                        .starts_with("/apis/events.k8s.io/v1/namespaces/default/events")
+            })
+        });
+        assert_eq!(agent.terminate(), 0);
 
         std::fs::write(&cache_file, b"TETHER-AGENT-CACHE v1 10 00\ntruncat").unwrap();
         let agent = Agent::start(dir.path(), &offline);
