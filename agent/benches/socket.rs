@@ -133,6 +133,19 @@ fn main() {
     );
     assert_eq!(store.counts(), (PODS, PROFILES, 0));
     agent::cache::save(&store, &agent::cache::path(&state)).unwrap();
+    // In process: the cost of resolving one pod against 1,000 profiles, without any I/O.
+    let rounds = 200;
+    let begin = Instant::now();
+    for _ in 0..rounds {
+        for j in 0..PODS {
+            let answer = store.answer("bench", &format!("pod-{j}"), "").unwrap();
+            assert!(answer.profile.is_some());
+        }
+    }
+    println!(
+        "store lookup + resolution (1,000 profiles): {:?} per pod",
+        begin.elapsed() / (rounds * PODS) as u32
+    );
     drop(store);
 
     let kubeconfig = dir.path().join("kubeconfig");
@@ -177,6 +190,22 @@ fn main() {
     println!("start to first cached answer: {:?}", started.elapsed());
     println!("first answer latency: {first:?}");
     let rss_idle = rss_kib(pid, "VmRSS:");
+
+    let mut sequential = runtime.block_on(async {
+        let mut out = Vec::new();
+        for q in 0..2000 {
+            let j = q % PODS;
+            let body = format!(r#"{{"containerId":"s{q}","ifname":"eth0","netns":"n","podNamespace":"bench","podName":"pod-{j}","podUid":"uid-{j}"}}"#);
+            out.push(query(&socket, &body).await);
+        }
+        out
+    });
+    sequential.sort();
+    println!(
+        "one client, sequential, 2000 queries: p50 {:?}  p99 {:?}",
+        percentile(&sequential, 0.50),
+        percentile(&sequential, 0.99)
+    );
 
     let (mut latencies, wall) = runtime.block_on(async {
         let begin = Instant::now();

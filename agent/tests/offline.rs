@@ -38,6 +38,14 @@ fn unreachable_api_and_no_cache_still_answers_defaults() {
     assert_eq!(agent.terminate(), 0, "SIGTERM exits 0");
 }
 
+#[test]
+fn no_kubernetes_configuration_at_all_still_answers_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &dir.path().join("no-such-kubeconfig"));
+    assert_eq!(add(&agent), AddResponse::default());
+    assert_eq!(agent.terminate(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
