@@ -137,3 +137,21 @@ fn a_missing_or_broken_conflist_changes_nothing() {
     );
     assert!(!n.args.cni_bin_dir.join("tether").exists());
 }
+
+#[test]
+fn a_single_plugin_conf_sorting_first_is_refused_not_bypassed() {
+    let n = node(false);
+    fs::write(
+        n.args.cni_conf_dir.join("05-bridge.conf"),
+        br#"{"cniVersion":"0.4.0","name":"b","type":"bridge"}"#,
+    )
+    .unwrap();
+    assert!(
+        matches!(install(&n.args), Err(InstallError::NotConflist(p)) if p.ends_with("05-bridge.conf"))
+    );
+    assert_eq!(
+        plugins(&n, "10-kindnet.conflist").len(),
+        2,
+        "a later conflist is not what the runtime uses"
+    );
+}
