@@ -113,6 +113,43 @@ fn rss_kib(pid: u32, field: &str) -> u64 {
         .unwrap()
 }
 
+/// Cumulative bucket counts of the agent's answer-time histogram, scraped from /metrics.
+fn answer_buckets(port: u16) -> Vec<(f64, u64)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("tether_agent_socket_answer_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                },
+                count.trim().parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// The bucket bound under which fraction `q` of the answers between two scrapes fall.
+fn server_quantile(before: &[(f64, u64)], after: &[(f64, u64)], q: f64) -> String {
+    let total = after.last().unwrap().1 - before.last().unwrap().1;
+    let want = (total as f64 * q).ceil() as u64;
+    let (le, _) = after
+        .iter()
+        .zip(before)
+        .map(|((le, a), (_, b))| (*le, a - b))
+        .find(|(_, n)| *n >= want)
+        .unwrap();
+    format!("≤ {:.3} ms", le * 1000.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx]
@@ -151,13 +188,18 @@ fn main() {
     let kubeconfig = dir.path().join("kubeconfig");
     std::fs::write(&kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n").unwrap();
     let socket = dir.path().join("agent.sock");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
         .args([
             "run",
             "--node-name",
             "edge-1",
             "--metrics-addr",
-            "127.0.0.1:0",
+            &format!("127.0.0.1:{port}"),
             "--max-connections",
             "128",
         ])
@@ -207,6 +249,7 @@ fn main() {
         percentile(&sequential, 0.99)
     );
 
+    let before = answer_buckets(port);
     let (mut latencies, wall) = runtime.block_on(async {
         let begin = Instant::now();
         let mut tasks = Vec::new();
@@ -244,6 +287,12 @@ fn main() {
         n as f64 / wall.as_secs_f64(),
         wall
     );
+    let after = answer_buckets(port);
+    println!(
+        "  agent-side answer time (request parsed to answer built): p50 {}  p99 {}",
+        server_quantile(&before, &after, 0.50),
+        server_quantile(&before, &after, 0.99)
+    );
     println!(
         "agent resident memory with {PROFILES} profiles and {PODS} pods: idle {:.1} MiB, after load {:.1} MiB, peak {:.1} MiB",
         rss_idle as f64 / 1024.0,
@@ -254,6 +303,7 @@ fn main() {
     // Open loop: the clients offer a fixed total rate, as pods being created would, and the
     // latency is what each query sees at that rate rather than a queue the clients build.
     for rate in [10_000u64, 20_000] {
+        let before = answer_buckets(port);
         let mut lat = runtime.block_on(async {
             let interval = Duration::from_nanos(1_000_000_000 * CLIENTS as u64 / rate);
             let mut tasks = Vec::new();
@@ -284,6 +334,12 @@ fn main() {
             percentile(&lat, 0.50),
             percentile(&lat, 0.99),
             lat[lat.len() - 1]
+        );
+        let after = answer_buckets(port);
+        println!(
+            "  agent-side answer time: p50 {}  p99 {}",
+            server_quantile(&before, &after, 0.50),
+            server_quantile(&before, &after, 0.99)
         );
     }
     let _ = Command::new("kill")

@@ -140,7 +140,14 @@ async fn handle_connection(stream: UnixStream, ctx: Arc<Ctx>) {
 
 async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let response = match (req.method(), req.uri().path()) {
-        (&Method::POST, ADD_PATH) => add(req, ctx).await,
+        (&Method::POST, ADD_PATH) => {
+            let start = std::time::Instant::now();
+            let response = add(req, ctx).await;
+            ctx.metrics
+                .socket_answer_seconds
+                .observe(start.elapsed().as_secs_f64());
+            response
+        }
         (&Method::GET, HEALTHZ_PATH) => json(
             StatusCode::OK,
             &serde_json::json!({"ok": true, "live": ctx.store.is_live()}),
