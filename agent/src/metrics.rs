@@ -19,6 +19,8 @@ pub struct Metrics {
     pub socket_answers: Family<Label, Counter>,
     /// Time from a request's arrival to its answer, including any wait for the pod.
     pub socket_answer_seconds: Histogram,
+    /// ADD requests being answered right now.
+    pub socket_in_flight: Gauge,
     /// Socket connections refused because the peer was not the required uid.
     pub socket_rejected_peers: Counter,
     /// Socket connections dropped at their deadline.
@@ -46,6 +48,7 @@ impl Default for Metrics {
             socket_responses: Family::default(),
             socket_answers: Family::default(),
             socket_answer_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
+            socket_in_flight: Gauge::default(),
             socket_rejected_peers: Counter::default(),
             socket_timeouts: Counter::default(),
             api_throttled: Counter::default(),
@@ -71,6 +74,11 @@ impl Default for Metrics {
             "socket_answer_seconds",
             "Time from a socket request's arrival to its answer",
             m.socket_answer_seconds.clone(),
+        );
+        registry.register(
+            "socket_in_flight",
+            "ADD requests being answered",
+            m.socket_in_flight.clone(),
         );
         registry.register(
             "socket_rejected_peers",

@@ -142,7 +142,9 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let response = match (req.method(), req.uri().path()) {
         (&Method::POST, ADD_PATH) => {
             let start = std::time::Instant::now();
+            ctx.metrics.socket_in_flight.inc();
             let response = add(req, ctx).await;
+            ctx.metrics.socket_in_flight.dec();
             ctx.metrics
                 .socket_answer_seconds
                 .observe(start.elapsed().as_secs_f64());

@@ -35,6 +35,18 @@ fn unreachable_api_and_no_cache_still_answers_defaults() {
             ..AddResponse::default()
         }
     );
+    assert_eq!(agent.ops("/readyz").0, 200);
+    assert_eq!(agent.ops("/healthz").0, 200);
+    let (status, metrics) = agent.ops("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("tether_agent_socket_answers_total{source=\"default\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tether_agent_socket_answer_seconds_count 1"),
+        "{metrics}"
+    );
     assert_eq!(agent.terminate(), 0, "SIGTERM exits 0");
 }
 
@@ -134,4 +146,32 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
         AddResponse::default(),
         "a damaged cache is ignored, defaults are answered"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_an_answer_in_flight_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = fake_api::start().await;
+    let online = kubeconfig(dir.path(), &format!("http://{}", api.addr));
+    let result = tokio::task::spawn_blocking(move || {
+        // A pod the live watch does not know: the answer waits for it (up to 3 s).
+        let agent = Agent::start_with(dir.path(), &online, &[("TETHER_POD_WAIT_MS", "3000"), ("TETHER_CONNECTION_TIMEOUT_MS", "6000")]);
+        wait_until(Duration::from_secs(20), || add(&agent).source == Source::Live);
+        let socket = agent.socket.clone();
+        let waiting = std::thread::spawn(move || {
+            query(&socket, "POST", ADD_PATH, r#"{"containerId":"c9","ifname":"eth0","netns":"n","podNamespace":"default","podName":"unborn"}"#)
+        });
+        wait_until(Duration::from_secs(20), || agent.ops("/metrics").1.contains("tether_agent_socket_in_flight 1"));
+        let code = agent.terminate();
+        (waiting.join().unwrap(), code)
+    })
+    .await
+    .unwrap();
+    let ((status, body), code) = result;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<AddResponse>(&body).unwrap(),
+        AddResponse::default()
+    );
+    assert_eq!(code, 0);
 }
