@@ -88,6 +88,13 @@ async fn a_write_equal_to_the_last_delivered_is_not_queued_again() {
     assert!(outbox.pending().is_empty());
     outbox.push(status("a", 2));
     assert_eq!(outbox.pending().len(), 1);
+    outbox.push(event("p"));
+    outbox.flush_once(&&api).await;
+    assert_eq!(
+        outbox.delivered.lock().unwrap().len(),
+        1,
+        "delivered Events are not remembered"
+    );
 }
 
 #[tokio::test]
