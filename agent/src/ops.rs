@@ -49,7 +49,12 @@ pub async fn serve(listener: TcpListener, ops: Arc<Ops>, mut shutdown: watch::Re
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "metrics accept failed"); continue; }
+                Err(e) => {
+                    // Out of descriptors, most likely: give in-flight connections time to close.
+                    tracing::warn!(error = %e, "metrics accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             _ = shutdown.wait_for(|s| *s) => return,
         };

@@ -76,7 +76,12 @@ pub async fn serve(
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "socket accept failed"); continue; }
+                Err(e) => {
+                    // Out of descriptors, most likely: give in-flight connections time to close.
+                    tracing::warn!(error = %e, "socket accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             _ = shutdown.wait_for(|s| *s) => break,
         };
