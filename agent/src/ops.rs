@@ -46,17 +46,18 @@ pub fn init_logging(format: LogFormat) {
 /// Serves the endpoint until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, ops: Arc<Ops>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    // Out of descriptors, most likely: give in-flight connections time to close.
-                    tracing::warn!(error = %e, "metrics accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
             _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors, most likely: give in-flight connections time to close.
+                tracing::warn!(error = %e, "metrics accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let ops = ops.clone();
         tokio::spawn(async move {
