@@ -211,7 +211,7 @@ fn main() {
         .arg("--state-dir")
         .arg(&state)
         .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "error,kube_client::client::builder=off")
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
