@@ -1,5 +1,6 @@
 //! Command line of `tether-agent`; every flag can also come from the environment.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -7,20 +8,37 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// tether's node agent: answers `tether-cni` on a Unix socket with the NetworkProfile that
 /// applies to a pod, from a live watch of the API server, else a disk cache, else defaults.
+/// Without a subcommand it runs (`tether-agent --node-name n` is `tether-agent run --node-name n`).
 #[derive(Debug, Parser)]
-#[command(
-    name = "tether-agent",
-    version,
-    propagate_version = true,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "tether-agent", version, propagate_version = true)]
 pub struct Cli {
-    /// What to do; `run` when omitted.
+    /// What to do.
     #[command(subcommand)]
-    pub command: Option<Command>,
-    /// Flags of `run`, accepted without the subcommand too.
-    #[command(flatten)]
-    pub run: Option<RunArgs>,
+    pub command: Command,
+}
+
+const SUBCOMMANDS: &[&str] = &[
+    "run",
+    "crd",
+    "install-cni",
+    "help",
+    "-h",
+    "--help",
+    "-V",
+    "--version",
+];
+
+/// The command line with `run` inserted when no subcommand is named, so `run` is the default
+/// even when only its flags (or only environment variables) are given.
+pub fn with_default_subcommand(mut args: Vec<OsString>) -> Vec<OsString> {
+    let named = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| SUBCOMMANDS.contains(&a));
+    if !named {
+        args.insert(1.min(args.len()), OsString::from("run"));
+    }
+    args
 }
 
 /// The subcommands.
@@ -107,4 +125,60 @@ pub struct InstallArgs {
     /// Remove the tether entry and the plugin instead of installing them.
     #[arg(long, env = "TETHER_UNINSTALL")]
     pub uninstall: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(with_default_subcommand(
+            args.iter().map(OsString::from).collect(),
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn run_is_the_default_with_or_without_flags() {
+        assert!(
+            matches!(parse(&["tether-agent", "--node-name", "n"]).command, Command::Run(a) if a.node_name == "n")
+        );
+        assert!(
+            matches!(parse(&["tether-agent", "run", "--node-name", "n", "--qps", "2"]).command, Command::Run(a) if a.qps == 2.0)
+        );
+        assert!(matches!(
+            parse(&["tether-agent", "crd"]).command,
+            Command::Crd
+        ));
+        assert!(
+            matches!(parse(&["tether-agent", "install-cni", "--uninstall"]).command, Command::InstallCni(a) if a.uninstall)
+        );
+    }
+
+    #[test]
+    fn every_flag_has_help_and_an_environment_variable() {
+        let cmd = Cli::command();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "crd") {
+            for arg in sub
+                .get_arguments()
+                .filter(|a| !matches!(a.get_id().as_str(), "help" | "version"))
+            {
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} --{}",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+                assert!(
+                    arg.get_env().is_some(),
+                    "{} --{}",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+        cmd.debug_assert();
+    }
 }

@@ -1,8 +1,9 @@
 //! `tether-agent install-cni`: put the plugin on the node and chain it into the node's primary
 //! CNI configuration, idempotently, and the reverse with `--uninstall`.
 //!
-//! The primary configuration is the first `*.conflist` in lexical order, the one the container
-//! runtime uses. Every file is replaced atomically (temporary file in the same directory, then
+//! The primary configuration is the first `*.conf`, `*.conflist` or `*.json` file in lexical
+//! order, the one the container runtime uses; it must be a conflist (a single-plugin `.conf`
+//! is refused with a clear error rather than rewritten). Every file is replaced atomically (temporary file in the same directory, then
 //! rename). Nothing is written when the configuration cannot be read.
 
 use std::fs;
@@ -32,8 +33,8 @@ pub enum InstallError {
         /// The failure.
         source: io::Error,
     },
-    /// No `*.conflist` in the configuration directory (the main plugin is not installed yet).
-    #[error("no *.conflist in {0}; is the node's main CNI plugin installed?")]
+    /// No configuration in the directory (the main plugin is not installed yet).
+    #[error("no CNI configuration in {0}; is the node's main CNI plugin installed?")]
     NoConflist(PathBuf),
     /// The conflist is not a JSON object with a `plugins` array.
     #[error("{0}: not a CNI conflist (want a JSON object with a \"plugins\" array)")]
@@ -56,12 +57,17 @@ pub struct Outcome {
     pub missing_delegates: Vec<String>,
 }
 
-/// The first `*.conflist` of `conf_dir` in lexical order.
+/// The configuration file the runtime uses: the first `*.conf`, `*.conflist` or `*.json` of
+/// `conf_dir` in lexical order.
 pub fn primary_conflist(conf_dir: &Path) -> Result<PathBuf, InstallError> {
     let mut lists: Vec<PathBuf> = fs::read_dir(conf_dir)
         .map_err(io_err(conf_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "conflist") && p.is_file())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "conflist" || x == "conf" || x == "json")
+                && p.is_file()
+        })
         .collect();
     lists.sort();
     lists

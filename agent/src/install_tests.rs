@@ -78,10 +78,13 @@ fn installs_binaries_and_chains_tether_last_in_the_primary_conflist_once() {
         2,
         "only the primary conflist is touched"
     );
-    let text = fs::read_to_string(n.args.cni_conf_dir.join("10-kindnet.conflist")).unwrap();
-    assert!(
-        text.find("cniVersion").unwrap() < text.find("plugins").unwrap(),
-        "key order is kept"
+    let whole: Value =
+        serde_json::from_slice(&fs::read(n.args.cni_conf_dir.join("10-kindnet.conflist")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (whole["cniVersion"].as_str(), whole["name"].as_str()),
+        (Some("0.4.0"), Some("kindnet")),
+        "other keys are kept"
     );
     let again = install(&n.args).unwrap();
     assert_eq!(again, Outcome::default(), "a second run changes nothing");
@@ -136,4 +139,22 @@ fn a_missing_or_broken_conflist_changes_nothing() {
         b"{\"plugins\": 3}"
     );
     assert!(!n.args.cni_bin_dir.join("tether").exists());
+}
+
+#[test]
+fn a_single_plugin_conf_sorting_first_is_refused_not_bypassed() {
+    let n = node(false);
+    fs::write(
+        n.args.cni_conf_dir.join("05-bridge.conf"),
+        br#"{"cniVersion":"0.4.0","name":"b","type":"bridge"}"#,
+    )
+    .unwrap();
+    assert!(
+        matches!(install(&n.args), Err(InstallError::NotConflist(p)) if p.ends_with("05-bridge.conf"))
+    );
+    assert_eq!(
+        plugins(&n, "10-kindnet.conflist").len(),
+        2,
+        "a later conflist is not what the runtime uses"
+    );
 }

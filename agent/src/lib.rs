@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod framed;
 pub mod install;
+pub mod kinds;
 pub mod metrics;
 pub mod ops;
 pub mod outbox;
@@ -21,6 +22,7 @@ pub mod run;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod validate;
 pub mod watch;
 
 #[cfg(test)]

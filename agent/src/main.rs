@@ -1,20 +1,16 @@
 //! `tether-agent`: dispatch only; see the library for the parts.
 
-use agent::cli::{Cli, Command};
-use clap::{CommandFactory, Parser};
+use agent::cli::{Cli, Command, with_default_subcommand};
+use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match (cli.command, cli.run) {
-        (Some(Command::Crd), _) => {
+    let cli = Cli::parse_from(with_default_subcommand(std::env::args_os().collect()));
+    match cli.command {
+        Command::Crd => {
             print!("{}", agent::crd_yaml()?);
             Ok(())
         }
-        (Some(Command::InstallCni(args)), _) => agent::install::run(&args),
-        (Some(Command::Run(args)), _) | (None, Some(args)) => agent::run::main(args),
-        (None, None) => {
-            Cli::command().print_help()?;
-            anyhow::bail!("--node-name (or NODE_NAME) is required to run")
-        }
+        Command::InstallCni(args) => agent::install::run(&args),
+        Command::Run(args) => agent::run::main(args),
     }
 }

@@ -4,6 +4,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// A label set of one static pair.
@@ -16,6 +17,10 @@ pub struct Metrics {
     pub socket_responses: Family<Label, Counter>,
     /// Successful ADD answers by source (live, cache, default).
     pub socket_answers: Family<Label, Counter>,
+    /// Time from a request's arrival to its answer, including any wait for the pod.
+    pub socket_answer_seconds: Histogram,
+    /// ADD requests being answered right now.
+    pub socket_in_flight: Gauge,
     /// Socket connections refused because the peer was not the required uid.
     pub socket_rejected_peers: Counter,
     /// Socket connections dropped at their deadline.
@@ -42,6 +47,8 @@ impl Default for Metrics {
         let m = Self {
             socket_responses: Family::default(),
             socket_answers: Family::default(),
+            socket_answer_seconds: Histogram::new(exponential_buckets(0.000_025, 2.0, 16)),
+            socket_in_flight: Gauge::default(),
             socket_rejected_peers: Counter::default(),
             socket_timeouts: Counter::default(),
             api_throttled: Counter::default(),
@@ -62,6 +69,16 @@ impl Default for Metrics {
             "socket_answers",
             "ADD answers by source",
             m.socket_answers.clone(),
+        );
+        registry.register(
+            "socket_answer_seconds",
+            "Time from a socket request's arrival to its answer",
+            m.socket_answer_seconds.clone(),
+        );
+        registry.register(
+            "socket_in_flight",
+            "ADD requests being answered",
+            m.socket_in_flight.clone(),
         );
         registry.register(
             "socket_rejected_peers",

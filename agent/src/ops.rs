@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use http::{Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -28,10 +27,12 @@ pub struct Ops {
     pub ready: AtomicBool,
 }
 
-/// Sets up `tracing` with `RUST_LOG` (default `info`) in the chosen format.
+/// Sets up `tracing` with `RUST_LOG` in the chosen format. The default is `info`, without
+/// kube's per-request error lines: the watch loop logs each failure once with its resource.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube_client::client::builder=off")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -45,18 +46,24 @@ pub fn init_logging(format: LogFormat) {
 /// Serves the endpoint until `shutdown` turns true.
 pub async fn serve(listener: TcpListener, ops: Arc<Ops>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "metrics accept failed"); continue; }
-            },
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
             _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors, most likely: give in-flight connections time to close.
+                tracing::warn!(error = %e, "metrics accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let ops = ops.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let ops = ops.clone();
-                async move { Ok::<_, Infallible>(route(&req, &ops)) }
+                async move { Ok::<_, Infallible>(route(req.uri().path(), &ops)) }
             });
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn).await;
@@ -64,8 +71,8 @@ pub async fn serve(listener: TcpListener, ops: Arc<Ops>, mut shutdown: watch::Re
     }
 }
 
-fn route(req: &Request<Incoming>, ops: &Ops) -> Response<Full<Bytes>> {
-    match req.uri().path() {
+fn route(path: &str, ops: &Ops) -> Response<Full<Bytes>> {
+    match path {
         "/metrics" => text(
             StatusCode::OK,
             ops.metrics.render(),
@@ -97,4 +104,48 @@ fn text(status: StatusCode, body: String, content_type: &'static str) -> Respons
         http::HeaderValue::from_static(content_type),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Origin;
+    use crate::test_support::pod;
+
+    fn ops() -> Ops {
+        let store = Store::new("edge-1");
+        store.replace_pods(vec![pod("ns", "p", "u", &[])], Origin::Cache);
+        Ops {
+            metrics: Arc::new(Metrics::default()),
+            store,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn readyz_follows_the_ready_flag_and_reports_the_store() {
+        let ops = ops();
+        assert_eq!(
+            route("/readyz", &ops).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        ops.ready.store(true, Ordering::Relaxed);
+        assert_eq!(route("/readyz", &ops).status(), StatusCode::OK);
+        assert_eq!(route("/healthz", &ops).status(), StatusCode::OK);
+        assert_eq!(route("/nope", &ops).status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn metrics_are_served_in_the_text_format() {
+        let ops = ops();
+        ops.metrics.socket_timeouts.inc();
+        let r = route("/metrics", &ops);
+        assert!(
+            r.headers()[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 }

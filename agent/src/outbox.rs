@@ -2,7 +2,7 @@
 //! cloud is unreachable and flushed when it returns.
 //!
 //! Writes are keyed; a newer write with the same key replaces the queued one (coalescing), and
-//! a write equal to the last one delivered under its key is dropped. The queue is bounded:
+//! a status write equal to the last one delivered under its key is dropped. The queue is bounded:
 //! when full, the oldest Event goes first (status entries are recomputed from the store anyway).
 //! The flusher persists the queue before each delivery attempt and the agent persists it on
 //! shutdown, so nothing queued is lost across a restart.
@@ -195,7 +195,10 @@ impl Outbox {
             .outbox_depth
             .set(i64::try_from(q.entries.len()).unwrap_or(i64::MAX));
         drop(q);
-        if delivered {
+        // Only status keys are remembered: they are few (one per profile) and recomputed on
+        // every store change. Event keys are unique per pod, so remembering them would grow
+        // without bound; a resent Event is recognised by its stable name (409) instead.
+        if delivered && matches!(write, Write::NodeStatus { .. }) {
             self.delivered
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -233,21 +236,19 @@ impl Outbox {
     pub async fn run(self: Arc<Self>, sink: impl Sink, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(1);
         loop {
-            let drained = self.flush_once(&sink).await;
-            let wait = if drained {
-                Duration::from_secs(3600)
+            if self.flush_once(&sink).await {
+                backoff = Duration::from_secs(1);
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
             } else {
-                backoff
-            };
-            backoff = if drained {
-                Duration::from_secs(1)
-            } else {
-                (backoff * 2).min(Duration::from_secs(60))
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
+                // New writes do not cut a backoff short: the API server is what we wait for.
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.wait_for(|s| *s) => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
         if let Err(e) = self.persist() {

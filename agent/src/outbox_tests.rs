@@ -4,6 +4,7 @@ use super::*;
 
 #[derive(Default)]
 struct FakeApi {
+    attempts: std::sync::atomic::AtomicUsize,
     online: AtomicBool,
     refuse: AtomicBool,
     got: Mutex<Vec<Write>>,
@@ -11,6 +12,7 @@ struct FakeApi {
 
 impl Sink for &FakeApi {
     async fn deliver(&self, write: &Write) -> Result<(), Failure> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
         if !self.online.load(Ordering::SeqCst) {
             return Err(Failure::Retry("unreachable".into()));
         }
@@ -86,6 +88,13 @@ async fn a_write_equal_to_the_last_delivered_is_not_queued_again() {
     assert!(outbox.pending().is_empty());
     outbox.push(status("a", 2));
     assert_eq!(outbox.pending().len(), 1);
+    outbox.push(event("p"));
+    outbox.flush_once(&&api).await;
+    assert_eq!(
+        outbox.delivered.lock().unwrap().len(),
+        1,
+        "delivered Events are not remembered"
+    );
 }
 
 #[tokio::test]
@@ -127,4 +136,49 @@ fn a_damaged_outbox_is_reported_and_starts_empty() {
     let (outbox, err) = Outbox::open(&path, 10, Arc::new(Metrics::default()));
     assert!(matches!(err, Some(FrameError::Length { .. })));
     assert!(outbox.pending().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_flusher_backs_off_while_offline_whatever_is_pushed_and_delivers_when_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let api: &'static FakeApi = Box::leak(Box::default());
+    let (outbox, _) = Outbox::open(
+        &Outbox::path(dir.path()),
+        1000,
+        Arc::new(Metrics::default()),
+    );
+    let (stop, stopped) = watch::channel(false);
+    let flusher = tokio::spawn(outbox.clone().run(api, stopped));
+    outbox.push(event("p0"));
+    let settle = || async {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+    };
+    settle().await;
+    assert_eq!(api.attempts.load(Ordering::SeqCst), 1);
+    for i in 1..100 {
+        outbox.push(event(&format!("p{i}")));
+    }
+    tokio::time::advance(Duration::from_millis(900)).await;
+    settle().await;
+    assert_eq!(
+        api.attempts.load(Ordering::SeqCst),
+        1,
+        "pushes do not cut the 1 s backoff short"
+    );
+    tokio::time::advance(Duration::from_millis(200)).await;
+    settle().await;
+    assert_eq!(
+        api.attempts.load(Ordering::SeqCst),
+        2,
+        "retried after 1 s, then backs off 2 s"
+    );
+    api.online.store(true, Ordering::SeqCst);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    settle().await;
+    assert_eq!(api.got.lock().unwrap().len(), 100);
+    assert!(outbox.pending().is_empty());
+    stop.send(true).unwrap();
+    flusher.await.unwrap();
 }

@@ -59,13 +59,16 @@ pub fn applied(req: &AddRequest, answer: &AddResponse) -> Option<Write> {
 
 /// Name of the Event for a write: stable, so a resend after a restart is recognised (409).
 pub fn event_name(write: &Write) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    write.key().hash(&mut h);
-    match write {
-        Write::ProfileApplied { pod_name, .. } => format!("{pod_name}.tether.{:016x}", h.finish()),
-        Write::NodeStatus { profile, .. } => format!("{profile}.{:016x}", h.finish()),
-    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(write.key().as_bytes());
+    let suffix: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let stem = match write {
+        Write::ProfileApplied { pod_name, .. } => pod_name.as_str(),
+        Write::NodeStatus { profile, .. } => profile.as_str(),
+    };
+    // Object names are at most 253 characters; pod names may already be that long.
+    let stem: String = stem.chars().take(200).collect();
+    format!("{stem}.tether.{suffix}")
 }
 
 /// Delivers outbox writes to the API server.

@@ -116,3 +116,32 @@ async fn a_deleted_profile_drops_the_write() {
     reply.send_response(respond(404, serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "gone"})));
     assert!(matches!(send.await.unwrap(), Err(Failure::Drop(_))));
 }
+
+#[test]
+fn event_names_are_stable_short_enough_and_distinct() {
+    let answer = AddResponse {
+        profile: Some(ProfileRef {
+            name: "cam".into(),
+            generation: 4,
+        }),
+        source: Source::Live,
+        ..Default::default()
+    };
+    let mut req = request();
+    let a = applied(&req, &answer).unwrap();
+    let mut b = a.clone();
+    if let Write::ProfileApplied { time, note, .. } = &mut b {
+        *time = "later".into();
+        *note = "other".into();
+    }
+    assert_eq!(
+        event_name(&a),
+        event_name(&b),
+        "the name depends on the key only"
+    );
+    assert!(event_name(&a).starts_with("p.tether."));
+    req.pod_uid = "other".into();
+    assert_ne!(event_name(&applied(&req, &answer).unwrap()), event_name(&a));
+    req.pod_name = "x".repeat(253);
+    assert!(event_name(&applied(&req, &answer).unwrap()).len() <= 253);
+}

@@ -38,6 +38,14 @@ pub fn main(args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
+    // An answer that waits for its pod must still fit in the connection's deadline.
+    if args.pod_wait_ms >= args.connection_timeout_ms {
+        anyhow::bail!(
+            "--pod-wait-ms ({}) must be below --connection-timeout-ms ({})",
+            args.pod_wait_ms,
+            args.connection_timeout_ms
+        );
+    }
     let metrics = Arc::new(Metrics::default());
     let store = Store::new(&args.node_name);
     let cache_path = cache::path(&args.state_dir);

@@ -73,12 +73,18 @@ pub async fn serve(
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.wait_for(|s| *s) => break,
         };
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "socket accept failed"); continue; }
-            },
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
             _ = shutdown.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors, most likely: give in-flight connections time to close.
+                tracing::warn!(error = %e, "socket accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let ctx = Ctx {
             store: store.clone(),
@@ -140,7 +146,16 @@ async fn handle_connection(stream: UnixStream, ctx: Arc<Ctx>) {
 
 async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     let response = match (req.method(), req.uri().path()) {
-        (&Method::POST, ADD_PATH) => add(req, ctx).await,
+        (&Method::POST, ADD_PATH) => {
+            let start = std::time::Instant::now();
+            ctx.metrics.socket_in_flight.inc();
+            let response = add(req, ctx).await;
+            ctx.metrics.socket_in_flight.dec();
+            ctx.metrics
+                .socket_answer_seconds
+                .observe(start.elapsed().as_secs_f64());
+            response
+        }
         (&Method::GET, HEALTHZ_PATH) => json(
             StatusCode::OK,
             &serde_json::json!({"ok": true, "live": ctx.store.is_live()}),

@@ -234,3 +234,30 @@ async fn unknown_pod_gets_defaults_at_the_deadline_or_at_once_when_the_watch_is_
     .await;
     assert_eq!(answer.source, Source::Default);
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_slot() {
+    let srv = start(
+        camera_store(),
+        ServerConfig {
+            max_connections: 1,
+            ..config()
+        },
+    );
+    let mut slow = UnixStream::connect(&srv.path).await.unwrap();
+    slow.write_all(b"POST /v1/cni/add HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // The only slot is held by the stalled connection until its deadline; the next query is
+    // answered only after that, so by then the stalled one must already be closed.
+    let (status, _) = post(&srv.path, ADD).await;
+    assert_eq!(status, 200);
+    // A non-blocking read sees the kernel's state now: EOF if closed, WouldBlock if still open.
+    let mut slow = slow.into_std().unwrap();
+    slow.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(std::io::Read::read(&mut slow, &mut buf), Ok(0)),
+        "the stalled connection was closed before the next was served"
+    );
+}

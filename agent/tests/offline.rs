@@ -35,7 +35,27 @@ fn unreachable_api_and_no_cache_still_answers_defaults() {
             ..AddResponse::default()
         }
     );
+    assert_eq!(agent.ops("/readyz").0, 200);
+    assert_eq!(agent.ops("/healthz").0, 200);
+    let (status, metrics) = agent.ops("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("tether_agent_socket_answers_total{source=\"default\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tether_agent_socket_answer_seconds_count 1"),
+        "{metrics}"
+    );
     assert_eq!(agent.terminate(), 0, "SIGTERM exits 0");
+}
+
+#[test]
+fn no_kubernetes_configuration_at_all_still_answers_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &dir.path().join("no-such-kubeconfig"));
+    assert_eq!(add(&agent), AddResponse::default());
+    assert_eq!(agent.terminate(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,6 +102,9 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
     drop(api);
 
     let offline = kubeconfig(dir.path(), UNREACHABLE);
+    let back = fake_api::start().await;
+    let back_online = kubeconfig(dir.path(), &format!("http://{}", back.addr));
+    let back_seen = back.seen.clone();
     let second = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let agent = Agent::start(dir.path(), &offline);
@@ -90,6 +113,21 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
         // Reported, not asserted: timings belong to benchmarks.
         eprintln!("offline start to first cached answer: {elapsed:?}");
         let code = agent.terminate();
+        assert!(
+            dir.path().join("state/outbox/outbox.v1").exists(),
+            "the Event owed is persisted at SIGTERM"
+        );
+
+        // Back online, without any new ADD: the Event queued while offline is delivered.
+        let agent = Agent::start(dir.path(), &back_online);
+        wait_until(Duration::from_secs(20), || {
+            back_seen.lock().unwrap().iter().any(|s| {
+                s.method == "POST"
+                    && s.uri
+                        .starts_with("/apis/events.k8s.io/v1/namespaces/default/events")
+            })
+        });
+        assert_eq!(agent.terminate(), 0);
 
         std::fs::write(&cache_file, b"TETHER-AGENT-CACHE v1 10 00\ntruncat").unwrap();
         let agent = Agent::start(dir.path(), &offline);
@@ -108,4 +146,32 @@ async fn a_cache_left_by_an_earlier_run_answers_while_the_api_is_unreachable() {
         AddResponse::default(),
         "a damaged cache is ignored, defaults are answered"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_an_answer_in_flight_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = fake_api::start().await;
+    let online = kubeconfig(dir.path(), &format!("http://{}", api.addr));
+    let result = tokio::task::spawn_blocking(move || {
+        // A pod the live watch does not know: the answer waits for it (up to 3 s).
+        let agent = Agent::start_with(dir.path(), &online, &[("TETHER_POD_WAIT_MS", "3000"), ("TETHER_CONNECTION_TIMEOUT_MS", "6000")]);
+        wait_until(Duration::from_secs(20), || add(&agent).source == Source::Live);
+        let socket = agent.socket.clone();
+        let waiting = std::thread::spawn(move || {
+            query(&socket, "POST", ADD_PATH, r#"{"containerId":"c9","ifname":"eth0","netns":"n","podNamespace":"default","podName":"unborn"}"#)
+        });
+        wait_until(Duration::from_secs(20), || agent.ops("/metrics").1.contains("tether_agent_socket_in_flight 1"));
+        let code = agent.terminate();
+        (waiting.join().unwrap(), code)
+    })
+    .await
+    .unwrap();
+    let ((status, body), code) = result;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<AddResponse>(&body).unwrap(),
+        AddResponse::default()
+    );
+    assert_eq!(code, 0);
 }

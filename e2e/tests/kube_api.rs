@@ -1,4 +1,5 @@
 //! tether-sim driven by kube 5's Api, the way tether's agent uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 
@@ -212,5 +213,49 @@ async fn list_with_selectors_and_pages() {
         .unwrap();
     assert_eq!(names(rest.clone()), ["p3"]);
     assert!(rest.metadata.continue_.is_none_or(|c| c.is_empty()));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_objects_are_validated_against_the_crd_schema() {
+    use kube::api::DynamicObject;
+    use kube::core::{ApiResource, GroupVersionKind};
+    let server = server().await;
+    server.load_yaml(CRD).unwrap();
+    let client = client(&server, server.admin_token()).await;
+    let gvk = GroupVersionKind::gvk("tether.dev", "v1alpha1", "NetworkProfile");
+    let ar = ApiResource::from_gvk_with_plural(&gvk, "networkprofiles");
+    let api: Api<DynamicObject> = Api::all_with(client, &ar);
+    let obj = |spec: serde_json::Value| -> DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "p"}, "spec": spec})).unwrap()
+    };
+    let e = status_of(
+        api.create(
+            &PostParams::default(),
+            &obj(json!({"priority": 1, "mtu": 100})),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        e.message,
+        "NetworkProfile.tether.dev \"p\" is invalid: spec.mtu: Invalid value: 100: spec.mtu in body should be greater than or equal to 576"
+    );
+    let e = status_of(
+        api.create(&PostParams::default(), &obj(json!({"priority": "high"})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 422);
+    // Unknown fields are pruned, as the real server does for structural schemas.
+    let created = api
+        .create(
+            &PostParams::default(),
+            &obj(json!({"priority": 1, "bogus": true})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.data["spec"], json!({"priority": 1}));
     server.shutdown().await;
 }

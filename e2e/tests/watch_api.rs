@@ -1,4 +1,5 @@
 //! Watches, reflectors and server-side apply through kube 5, as tether's agent does them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a failure is the test failing.
 
 mod common;
 
@@ -424,7 +425,7 @@ async fn events_k8s_io_v1_are_created_and_listed() {
     use k8s_openapi::api::events::v1::Event;
     let server = server().await;
     let client = client(&server, server.admin_token()).await;
-    let events: Api<Event> = Api::namespaced(client, "default");
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
     let ev: Event = serde_json::from_value(json!({
         "metadata": {"generateName": "camera."},
         "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "tether.dev/agent",
@@ -439,5 +440,100 @@ async fn events_k8s_io_v1_are_created_and_listed() {
         .await
         .unwrap();
     assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].note.as_deref(), Some("camera applied"));
+    // The same event through the core API, as `kubectl get events` sees it.
+    let core: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    let seen = core
+        .list(&kube::api::ListParams::default().fields("involvedObject.name=cam-0"))
+        .await
+        .unwrap();
+    assert_eq!(seen.items.len(), 1);
+    assert_eq!(
+        (
+            seen.items[0].message.as_deref(),
+            seen.items[0].reporting_component.as_deref()
+        ),
+        (Some("camera applied"), Some("tether.dev/agent"))
+    );
+    // The real server's create validation.
+    let bad: Event = serde_json::from_value(
+        json!({"metadata": {"name": "bad"}, "type": "Odd", "regarding": {"namespace": "other"}}),
+    )
+    .unwrap();
+    let kube::Error::Api(s) = events
+        .create(&PostParams::default(), &bad)
+        .await
+        .unwrap_err()
+    else {
+        panic!("expected a Status")
+    };
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(s.message.starts_with("Event.events.k8s.io \"bad\" is invalid: [eventTime: Required value, reportingController: Required value"), "{}", s.message);
+    assert!(
+        s.message.contains("type: Unsupported value: \"Odd\"")
+            && s.message.contains(
+                "regarding.namespace: Invalid value: \"other\": does not match event.namespace"
+            ),
+        "{}",
+        s.message
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn watcher_relists_after_410_and_its_store_stays_right() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = server_with(SimConfig {
+        watch_history: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = client(&server, server.admin_token()).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm =
+        |n: &str| serde_json::from_value::<ConfigMap>(json!({"metadata": {"name": n}})).unwrap();
+    cms.create(&PostParams::default(), &cm("first"))
+        .await
+        .unwrap();
+    let cfg = watcher::Config::default().disable_bookmarks();
+    let (reader, writer) = reflector::store();
+    let mut stream = reflector(writer, watcher(cms.clone(), cfg)).boxed();
+    let mut inits = 0;
+    while let Some(ev) = stream.next().await {
+        if let Ok(watcher::Event::InitDone) = ev {
+            inits += 1;
+            break;
+        }
+    }
+    cms.create(&PostParams::default(), &cm("second"))
+        .await
+        .unwrap();
+    // The watcher opens its watch (from the list's version) only when polled again; writes
+    // elsewhere push that version out of the history first, so the server answers 410.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for i in 0..10 {
+        pods.create(&PostParams::default(), &pod(&format!("p{i}"), "edge-1"))
+            .await
+            .unwrap();
+    }
+    cms.delete("first", &DeleteParams::default()).await.unwrap();
+    let mut saw_gone = false;
+    while inits < 2 {
+        match tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+        {
+            Some(Err(watcher::Error::WatchError(e))) if e.code == 410 => saw_gone = true,
+            Some(Ok(watcher::Event::InitDone)) => inits += 1,
+            Some(_) => {}
+            None => panic!("watcher ended"),
+        }
+    }
+    assert!(saw_gone, "the re-watch was answered 410 Gone");
+    assert_eq!(
+        names(&reader),
+        ["second"],
+        "the relist dropped the deleted object"
+    );
     server.shutdown().await;
 }

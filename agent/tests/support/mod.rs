@@ -23,20 +23,28 @@ pub fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
 pub struct Agent {
     pub child: Child,
     pub socket: PathBuf,
+    /// Port of /metrics, /healthz and /readyz on 127.0.0.1.
+    pub metrics_port: u16,
 }
 
 impl Agent {
     /// Starts `tether-agent run` for node `edge-1` and waits for its socket.
     pub fn start(dir: &Path, kubeconfig: &Path) -> Self {
+        Self::start_with(dir, kubeconfig, &[])
+    }
+
+    /// Like [`Agent::start`], with extra environment variables.
+    pub fn start_with(dir: &Path, kubeconfig: &Path, env: &[(&str, &str)]) -> Self {
         let socket = dir.join("run").join("agent.sock");
+        let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
-            .args([
-                "run",
-                "--node-name",
-                "edge-1",
-                "--metrics-addr",
-                "127.0.0.1:0",
-            ])
+            .args(["run", "--node-name", "edge-1"])
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{metrics_port}"))
             .arg("--socket")
             .arg(&socket)
             .arg("--state-dir")
@@ -44,12 +52,32 @@ impl Agent {
             .env("KUBECONFIG", kubeconfig)
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let agent = Self { child, socket };
+        let agent = Self {
+            child,
+            socket,
+            metrics_port,
+        };
         wait_until(Duration::from_secs(20), || agent.socket.exists());
         agent
+    }
+
+    /// GET of `path` on the operations endpoint: status and body.
+    pub fn ops(&self, path: &str) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        (
+            out[9..12].parse().unwrap(),
+            out.split_once("\r\n\r\n").unwrap().1.to_owned(),
+        )
     }
 
     /// Sends SIGTERM and waits for the exit code.

@@ -1,5 +1,5 @@
 //! Shared helpers for the tether-sim tests: a server per test, kube clients, kubectl.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // Shared by several test crates; a failure is the test failing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -25,10 +25,16 @@ pub async fn server() -> ApiServer {
 
 /// A kube client authenticating with `token`, with tether's User-Agent.
 pub async fn client(server: &ApiServer, token: &str) -> kube::Client {
+    client_with_retry(server, token, true).await
+}
+
+/// A kube client; `retry` switches kube's own retry of 429/503 (Retry-After aware).
+pub async fn client_with_retry(server: &ApiServer, token: &str, retry: bool) -> kube::Client {
     let kc = Kubeconfig::from_yaml(&server.kubeconfig_for(&server.url(), token)).unwrap();
     let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .unwrap();
+    cfg.default_retry = retry;
     cfg.headers.push((
         http::header::USER_AGENT,
         http::HeaderValue::from_static("tether-agent/0.1.0"),

@@ -8,6 +8,7 @@ use super::resources::{self, ResourceType};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::store::{Generation, Key, Write};
+use super::validate;
 
 const CRDS: &str = "apiextensions.k8s.io/customresourcedefinitions";
 
@@ -63,17 +64,100 @@ fn validate_crd(crd: &Value) -> Vec<(String, String)> {
     causes
 }
 
+/// What the real server checks on an events.k8s.io/v1 Event create.
+fn validate_new_event(ev: &Value) -> Vec<(String, String)> {
+    let mut causes = Vec::new();
+    for f in [
+        "eventTime",
+        "reportingController",
+        "reportingInstance",
+        "action",
+        "reason",
+    ] {
+        if ev[f].as_str().is_none_or(str::is_empty) {
+            causes.push((f.to_string(), "Required value".to_string()));
+        }
+    }
+    for f in ["reportingInstance", "action", "reason"] {
+        if ev[f].as_str().is_some_and(|s| s.len() > 128) {
+            causes.push((
+                f.to_string(),
+                "Too long: may not be more than 128 bytes".into(),
+            ));
+        }
+    }
+    if ev["note"].as_str().is_some_and(|s| s.len() > 1024) {
+        causes.push((
+            "note".into(),
+            "Too long: may not be more than 1024 bytes".into(),
+        ));
+    }
+    match ev["type"].as_str() {
+        Some("Normal" | "Warning") => {}
+        other => causes.push((
+            "type".into(),
+            format!(
+                "Unsupported value: {:?}: supported values: \"Normal\", \"Warning\"",
+                other.unwrap_or_default()
+            ),
+        )),
+    }
+    let ns = ev["metadata"]["namespace"].as_str().unwrap_or_default();
+    if let Some(rns) = ev["regarding"]["namespace"]
+        .as_str()
+        .filter(|r| !r.is_empty() && *r != ns)
+    {
+        causes.push((
+            "regarding.namespace".into(),
+            format!("Invalid value: {rns:?}: does not match event.namespace"),
+        ));
+    }
+    causes
+}
+
 /// Validate and default an object about to be stored.
 pub fn before_write(
-    st: &State,
+    ctx: &Ctx,
     rt: &ResourceType,
     old: Option<&Value>,
     obj: &mut Value,
 ) -> ApiResult<()> {
+    let st = ctx.st;
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
+    if rt.custom {
+        let found = validate::check_custom(obj, &rt.schema);
+        if !found.invalid.is_empty() {
+            return Err(ApiError::invalid(
+                &rt.group,
+                &rt.kind,
+                &name,
+                &found.invalid,
+            ));
+        }
+        if ctx.strict && !found.unknown.is_empty() {
+            let fields: Vec<String> = found
+                .unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                rt.kind,
+                rt.version,
+                rt.kind,
+                fields.join(", ")
+            )));
+        }
+    }
+    if rt.group == "events.k8s.io" && old.is_none() {
+        let causes = validate_new_event(obj);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
+        }
+    }
     match rt.id().as_str() {
         CRDS => {
             let causes = validate_crd(obj);
@@ -167,6 +251,8 @@ pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Optio
                     st,
                     user: ctx.user,
                     manager: "kube-controller-manager".into(),
+                    strict: false,
+                    dry_run: false,
                 };
                 // An existing "default" is fine: the controller only fills gaps.
                 let _ = crud::create(&sys, &sa_type, ns, sa);

@@ -1,6 +1,8 @@
 //! A minimal OpenAPI v3 surface: kubectl reads it to learn that the server validates
 //! fields itself (`fieldValidation`), after which it needs no schemas.
 
+use std::hash::{Hash, Hasher};
+
 use serde_json::{Map, Value, json};
 
 use super::resources::Registry;
@@ -13,26 +15,26 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// `/openapi/v3`: the group-versions and where their documents are.
+/// `/openapi/v3`: the group-versions and where their documents are. The hash in each
+/// URL is of the document itself, so clients refetch exactly when it changes.
 pub fn root(reg: &Registry) -> Value {
     let mut paths = Map::new();
     for r in reg.all() {
         let p = gv_path(&r.group, &r.version);
+        if paths.contains_key(&p) {
+            continue;
+        }
+        let Some(doc) = group_version(reg, &r.group, &r.version) else {
+            continue;
+        };
+        let mut h = std::hash::DefaultHasher::new();
+        doc.to_string().hash(&mut h);
         paths.insert(
             p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", reg_hash(reg))}),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={:016X}", h.finish())}),
         );
     }
     json!({"paths": paths})
-}
-
-fn reg_hash(reg: &Registry) -> String {
-    format!(
-        "{:x}",
-        reg.all()
-            .map(|r| r.plural.len() + r.version.len() * 7 + r.group.len() * 31)
-            .sum::<usize>()
-    )
 }
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`.

@@ -8,8 +8,8 @@ use super::status::{ApiError, ApiResult};
 /// The protobuf media type.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
-/// Length-delimited and varint fields of one message, in order.
-fn fields(mut b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
+/// The length-delimited fields of one message, in order (other wire types skipped).
+pub fn fields(mut b: &[u8]) -> Option<Vec<(u64, &[u8])>> {
     fn varint(b: &mut &[u8]) -> Option<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
@@ -131,5 +131,14 @@ pub fn decode_review(body: &[u8], kind: &str) -> ApiResult<Value> {
         .find(|(n, _)| *n == 2)
         .map(|(_, v)| v)
         .ok_or_else(bad)?;
+    if kind == "SelfSubjectRulesReview" {
+        let spec = fields(raw).and_then(|f| f.into_iter().find(|(n, _)| *n == 2).map(|(_, v)| v));
+        let spec = spec
+            .map_or(Some(json!({})), |b| string_fields(b, &[(1, "namespace")]))
+            .ok_or_else(bad)?;
+        return Ok(
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": {}, "spec": spec}),
+        );
+    }
     review(raw, kind).ok_or_else(bad)
 }

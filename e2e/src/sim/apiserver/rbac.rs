@@ -134,49 +134,58 @@ fn cluster_role_rules(store: &Store, name: &str) -> Vec<Value> {
     rules
 }
 
+/// Every rule granted to `user`: through ClusterRoleBindings, and through the
+/// RoleBindings of `namespace` (resource rules only) when it is not empty.
+pub fn rules_for(store: &Store, user: &UserInfo, namespace: &str) -> Vec<Value> {
+    let mut rules = Vec::new();
+    let (crbs, _) = store.list(&format!("{RBAC}/clusterrolebindings"), None);
+    for b in crbs
+        .iter()
+        .filter(|b| b["roleRef"]["kind"] == json!("ClusterRole"))
+    {
+        if strs_subjects(b).any(|s| subject_matches(s, user, "")) {
+            rules.extend(cluster_role_rules(
+                store,
+                b["roleRef"]["name"].as_str().unwrap_or_default(),
+            ));
+        }
+    }
+    if namespace.is_empty() {
+        return rules;
+    }
+    let (rbs, _) = store.list(&format!("{RBAC}/rolebindings"), Some(namespace));
+    for b in rbs
+        .iter()
+        .filter(|b| strs_subjects(b).any(|s| subject_matches(s, user, namespace)))
+    {
+        let role = b["roleRef"]["name"].as_str().unwrap_or_default();
+        let granted = match b["roleRef"]["kind"].as_str() {
+            Some("ClusterRole") => cluster_role_rules(store, role),
+            _ => store
+                .get(&Key::new(&format!("{RBAC}/roles"), namespace, role))
+                .and_then(|r| r["rules"].as_array().cloned())
+                .unwrap_or_default(),
+        };
+        rules.extend(
+            granted
+                .into_iter()
+                .filter(|r| r.get("nonResourceURLs").is_none()),
+        );
+    }
+    rules
+}
+
 /// Whether RBAC allows `user` to do `a`. `system:masters` is always allowed.
 pub fn authorize(store: &Store, user: &UserInfo, a: &Attributes) -> bool {
     if user.groups.iter().any(|g| g == "system:masters") {
         return true;
     }
-    let (crbs, _) = store.list(&format!("{RBAC}/clusterrolebindings"), None);
-    for b in &crbs {
-        if strs_subjects(b).any(|s| subject_matches(s, user, ""))
-            && b["roleRef"]["kind"] == json!("ClusterRole")
-        {
-            let role = b["roleRef"]["name"].as_str().unwrap_or_default();
-            if cluster_role_rules(store, role)
-                .iter()
-                .any(|r| rule_allows(r, a))
-            {
-                return true;
-            }
-        }
-    }
-    if !a.resource_request || a.namespace.is_empty() {
-        return false;
-    }
-    let (rbs, _) = store.list(&format!("{RBAC}/rolebindings"), Some(&a.namespace));
-    for b in &rbs {
-        if !strs_subjects(b).any(|s| subject_matches(s, user, &a.namespace)) {
-            continue;
-        }
-        let role = b["roleRef"]["name"].as_str().unwrap_or_default();
-        let rules = match b["roleRef"]["kind"].as_str() {
-            Some("ClusterRole") => cluster_role_rules(store, role),
-            _ => store
-                .get(&Key::new(&format!("{RBAC}/roles"), &a.namespace, role))
-                .and_then(|r| r["rules"].as_array().cloned())
-                .unwrap_or_default(),
-        };
-        if rules
-            .iter()
-            .any(|r| r.get("nonResourceURLs").is_none() && rule_allows(r, a))
-        {
-            return true;
-        }
-    }
-    false
+    let ns = if a.resource_request {
+        a.namespace.as_str()
+    } else {
+        ""
+    };
+    rules_for(store, user, ns).iter().any(|r| rule_allows(r, a))
 }
 
 fn strs_subjects(b: &Value) -> impl Iterator<Item = &Value> {

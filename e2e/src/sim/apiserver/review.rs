@@ -76,3 +76,29 @@ pub fn review(
     };
     Ok(body)
 }
+
+/// Answer a SelfSubjectRulesReview: the rules RBAC grants the requester in a namespace.
+pub fn rules_review(st: &State, requester: &UserInfo, mut body: Value) -> ApiResult<Value> {
+    let ns = body["spec"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (mut resource_rules, mut non_resource_rules) = (Vec::new(), Vec::new());
+    for r in rbac::rules_for(&st.store, requester, &ns) {
+        if r.get("nonResourceURLs")
+            .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            non_resource_rules
+                .push(json!({"verbs": r["verbs"], "nonResourceURLs": r["nonResourceURLs"]}));
+        } else {
+            let mut rule = json!({"verbs": r["verbs"], "apiGroups": r["apiGroups"], "resources": r["resources"]});
+            if let Some(names) = r.get("resourceNames") {
+                rule["resourceNames"] = names.clone();
+            }
+            resource_rules.push(rule);
+        }
+    }
+    body["metadata"] = json!({"creationTimestamp": null});
+    body["status"] = json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false});
+    Ok(body)
+}

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited, StreamBody, combinators::BoxBody};
@@ -18,21 +17,21 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::audit::AuditEvent;
-use super::crud::{self, Change, Ctx, PatchKind};
 use super::rbac::{self, Attributes, UserInfo};
 use super::request::{self, RequestInfo};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
-use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, proto, review, table};
 
 /// Response body type.
 pub type Body = BoxBody<Bytes, Infallible>;
 
 /// What a handler answers.
-enum Reply {
+pub enum Reply {
+    /// A JSON document with a status code.
     Json(u16, Value),
+    /// Plain text (health checks).
     Text(&'static str),
+    /// A watch stream of JSON lines.
     Stream(mpsc::Receiver<Bytes>),
 }
 
@@ -87,7 +86,7 @@ fn error_response(e: &ApiError) -> Response<Body> {
     r
 }
 
-fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> String {
+pub fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> String {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -121,7 +120,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     };
     let response = match &user {
         None => error_response(&ApiError::unauthorized()),
-        Some(user) => match process(&st, &ri, user, &user_agent, req).await {
+        Some(user) => match super::route::process(&st, &ri, user, &user_agent, req).await {
             Ok(Reply::Json(code, v)) => json_response(code, &v),
             Ok(Reply::Text(t)) => {
                 Response::new(Full::new(Bytes::from_static(t.as_bytes())).boxed())
@@ -224,7 +223,7 @@ fn impersonate(st: &State, user: UserInfo, req: &Request<Incoming>) -> ApiResult
     Ok(out)
 }
 
-fn attributes(ri: &RequestInfo) -> Attributes {
+pub fn attributes(ri: &RequestInfo) -> Attributes {
     let mut name = ri.name.clone();
     if name.is_empty() && matches!(ri.verb.as_str(), "list" | "watch") {
         // The real server authorises a list pinned to one name as a request for that name.
@@ -248,7 +247,7 @@ fn attributes(ri: &RequestInfo) -> Attributes {
     }
 }
 
-async fn read_body(st: &State, req: Request<Incoming>) -> ApiResult<(String, Bytes)> {
+pub async fn read_body(st: &State, req: Request<Incoming>) -> ApiResult<(String, Bytes)> {
     let ct = header_str(&req, header::CONTENT_TYPE);
     let declared: usize = header_str(&req, header::CONTENT_LENGTH)
         .parse()
@@ -262,181 +261,4 @@ async fn read_body(st: &State, req: Request<Incoming>) -> ApiResult<(String, Byt
         .map_err(|_| ApiError::too_large(st.max_body_bytes))?
         .to_bytes();
     Ok((ct, body))
-}
-
-async fn process(
-    st: &Arc<State>,
-    ri: &RequestInfo,
-    user: &UserInfo,
-    ua: &str,
-    req: Request<Incoming>,
-) -> ApiResult<Reply> {
-    let _seat = st
-        .apf
-        .admit(&user.name)
-        .map_err(ApiError::too_many_requests)?;
-    let attrs = attributes(ri);
-    if !rbac::authorize(&st.store, user, &attrs) {
-        return Err(ApiError::forbidden(
-            rbac::forbidden_message(user, &attrs),
-            &ri.name,
-            &ri.group,
-            &ri.resource,
-        ));
-    }
-    if !ri.resource_request {
-        return non_resource(st, ri);
-    }
-    let accept = header_str(&req, header::ACCEPT);
-    let (ct, body) = read_body(st, req).await?;
-    resource(st, ri, user, ua, &accept, &ct, &body)
-}
-
-fn non_resource(st: &State, ri: &RequestInfo) -> ApiResult<Reply> {
-    let reg = st.registry();
-    let segs: Vec<&str> = ri.path.trim_matches('/').split('/').collect();
-    let doc = match segs.as_slice() {
-        ["version"] => Some(discovery::version()),
-        ["healthz"] | ["livez"] | ["readyz"] => return Ok(Reply::Text("ok")),
-        ["api"] => Some(discovery::core_versions(&st.address)),
-        ["api", v] => discovery::resource_list(&reg, "", v),
-        ["apis"] => Some(discovery::group_list(&reg)),
-        ["apis", g] => discovery::group(&reg, g),
-        ["apis", g, v] => discovery::resource_list(&reg, g, v),
-        ["openapi", "v3"] => Some(openapi::root(&reg)),
-        ["openapi", "v3", "api", v] => openapi::group_version(&reg, "", v),
-        ["openapi", "v3", "apis", g, v] => openapi::group_version(&reg, g, v),
-        _ => None,
-    };
-    doc.map(|d| Reply::Json(200, d))
-        .ok_or_else(ApiError::path_not_found)
-}
-
-fn resource(
-    st: &Arc<State>,
-    ri: &RequestInfo,
-    user: &UserInfo,
-    ua: &str,
-    accept: &str,
-    ct: &str,
-    body: &Bytes,
-) -> ApiResult<Reply> {
-    let rt = st
-        .find(&ri.group, &ri.version, &ri.resource)
-        .ok_or_else(ApiError::path_not_found)?;
-    let sub = ri.subresource.as_str();
-    if !(sub.is_empty() || (sub == "status" && rt.status))
-        || (!rt.namespaced && rt.id() != "/namespaces" && !ri.namespace.is_empty())
-    {
-        return Err(ApiError::path_not_found());
-    }
-    let ns = if rt.namespaced {
-        ri.namespace.as_str()
-    } else {
-        ""
-    };
-    let manager = ri.q("fieldManager").map(String::from).unwrap_or_else(|| {
-        ua.split('/')
-            .next()
-            .filter(|s| !s.is_empty())
-            .unwrap_or("unknown")
-            .to_string()
-    });
-    let ctx = Ctx { st, user, manager };
-    if !rt.stored {
-        if ri.verb != "create" {
-            return Err(ApiError::method_not_allowed());
-        }
-        let obj = if ct.starts_with(proto::MEDIA_TYPE) {
-            proto::decode_review(body, &rt.kind)?
-        } else {
-            crud::decode(body, ct, &rt.kind)?
-        };
-        return Ok(Reply::Json(
-            201,
-            review::review(st, user, obj, rt.plural == "selfsubjectaccessreviews")?,
-        ));
-    }
-    let sel = || crud::selectors(&rt, ri.q("labelSelector"), ri.q("fieldSelector"));
-    let table = accept.contains("as=Table");
-    let out = match ri.verb.as_str() {
-        "get" => {
-            let o = crud::get(st, &rt, ns, &ri.name)?;
-            if table {
-                table::of_object(&o, &rt, ri.q("includeObject"))
-            } else {
-                o
-            }
-        }
-        "list" => {
-            let limit = ri.q("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
-            let l = crud::list(st, &rt, ns, &sel()?, limit, ri.q("continue"))?;
-            if table {
-                table::of_list(&l, &rt, ri.q("includeObject"))
-            } else {
-                l
-            }
-        }
-        "watch" => {
-            let timeout = ri
-                .q("timeoutSeconds")
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(1800);
-            let selectors = sel()?;
-            let req = WatchRequest {
-                rt,
-                namespace: ns.to_string(),
-                selectors,
-                resource_version: ri.q("resourceVersion").map(String::from),
-                bookmarks: ri.flag("allowWatchBookmarks"),
-                send_initial_events: ri.flag("sendInitialEvents"),
-                timeout: Duration::from_secs(timeout),
-            };
-            return Ok(Reply::Stream(watch::start(Arc::clone(st), req)?));
-        }
-        "create" if ri.name.is_empty() || !sub.is_empty() => {
-            if !sub.is_empty() {
-                return Err(ApiError::method_not_allowed());
-            }
-            let obj = crud::decode(body, ct, &rt.kind)?;
-            return Ok(Reply::Json(201, crud::create(&ctx, &rt, ns, obj)?));
-        }
-        "update" => {
-            let obj = crud::decode(body, ct, &rt.kind)?;
-            crud::modify(&ctx, &rt, ns, &ri.name, sub, Change::Replace(obj))?
-        }
-        "patch" => {
-            let kind = PatchKind::from_content_type(ct)?;
-            let patch = if kind == PatchKind::Apply {
-                if ri.q("fieldManager").is_none_or(str::is_empty) {
-                    return Err(ApiError::bad_request(
-                        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-                    ));
-                }
-                crud::decode(body, "application/yaml", &rt.kind)?
-            } else {
-                serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
-            };
-            crud::modify(
-                &ctx,
-                &rt,
-                ns,
-                &ri.name,
-                sub,
-                Change::Patch(kind, patch, ri.flag("force")),
-            )?
-        }
-        "delete" if sub.is_empty() => {
-            let options = if body.is_empty() {
-                Value::Null
-            } else {
-                crud::decode(body, ct, "DeleteOptions")?
-            };
-            crud::delete(&ctx, &rt, ns, &ri.name, &options)?
-        }
-        "deletecollection" => crud::delete_collection(&ctx, &rt, ns, &sel()?)?,
-        _ => return Err(ApiError::method_not_allowed()),
-    };
-    Ok(Reply::Json(200, out))
 }

@@ -109,6 +109,17 @@ fn without(obj: &Value, fields: &[&str]) -> Value {
     o
 }
 
+/// The objects of one resource (optionally one namespace): a range scan, since keys
+/// order by resource, then namespace, then name.
+fn select(objects: &BTreeMap<Key, Value>, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+    let start = Key::new(resource, namespace.unwrap_or_default(), "");
+    objects
+        .range(start..)
+        .take_while(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 impl Store {
     /// A store that keeps `history` events for watches.
     pub fn new(history: usize) -> Self {
@@ -149,12 +160,7 @@ impl Store {
     /// name, with the store's resourceVersion.
     pub fn list(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let g = self.lock();
-        let items = g
-            .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect();
+        let items = select(&g.objects, resource, namespace);
         (items, g.rv)
     }
 
@@ -178,6 +184,17 @@ impl Store {
         generation: Generation,
         f: impl FnOnce(Option<&Value>) -> ApiResult<Write>,
     ) -> ApiResult<(Value, Option<Value>)> {
+        self.write_or_preview(key, generation, false, f)
+    }
+
+    /// [`Store::write`], or with `dry_run` everything but the commit (`dryRun=All`).
+    pub fn write_or_preview(
+        &self,
+        key: &Key,
+        generation: Generation,
+        dry_run: bool,
+        f: impl FnOnce(Option<&Value>) -> ApiResult<Write>,
+    ) -> ApiResult<(Value, Option<Value>)> {
         let mut g = self.lock();
         let old = g.objects.get(key).cloned();
         let decision = f(old.as_ref())?;
@@ -189,6 +206,9 @@ impl Store {
                         "delete of a missing object",
                     ));
                 };
+                if dry_run {
+                    return Ok((o, old));
+                }
                 g.objects.remove(key);
                 o["metadata"]["resourceVersion"] = json!(next_rv.to_string());
                 (EventType::Deleted, o)
@@ -218,6 +238,9 @@ impl Store {
                             o["metadata"]["generation"] = json!(gen_now + 1);
                         }
                     }
+                }
+                if dry_run {
+                    return Ok((o, old));
                 }
                 o["metadata"]["resourceVersion"] = json!(next_rv.to_string());
                 g.objects.insert(key.clone(), o.clone());
@@ -267,12 +290,7 @@ impl Store {
         namespace: Option<&str>,
     ) -> (Vec<Value>, broadcast::Receiver<Arc<StoredEvent>>, u64) {
         let g = self.lock();
-        let items = g
-            .objects
-            .iter()
-            .filter(|(k, _)| k.resource == resource && namespace.is_none_or(|n| k.namespace == n))
-            .map(|(_, v)| v.clone())
-            .collect();
+        let items = select(&g.objects, resource, namespace);
         (items, self.tx.subscribe(), g.rv)
     }
 }

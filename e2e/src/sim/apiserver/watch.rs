@@ -8,6 +8,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
+use super::convert;
 use super::resources::ResourceType;
 use super::select::{FieldSelector, LabelSelector};
 use super::state::State;
@@ -30,6 +31,8 @@ pub struct WatchRequest {
     pub send_initial_events: bool,
     /// `timeoutSeconds`.
     pub timeout: Duration,
+    /// Send objects as `meta.k8s.io/v1` Tables (what `kubectl get -w` asks for).
+    pub table: bool,
 }
 
 impl WatchRequest {
@@ -45,8 +48,12 @@ impl WatchRequest {
         if ev.key.resource != self.rt.id() {
             return None;
         }
-        let now = self.selects(&ev.object);
-        let before = ev.previous.as_ref().is_some_and(|p| self.selects(p));
+        let object = convert::from_storage(&self.rt, ev.object.clone());
+        let now = self.selects(&object);
+        let before = ev
+            .previous
+            .as_ref()
+            .is_some_and(|p| self.selects(&convert::from_storage(&self.rt, p.clone())));
         let kind = match (ev.kind, before, now) {
             (EventType::Added, _, true) => "ADDED",
             (EventType::Deleted, _, true) => "DELETED",
@@ -55,11 +62,14 @@ impl WatchRequest {
             (EventType::Modified, true, false) => "DELETED",
             _ => return None,
         };
-        Some(self.event(kind, ev.object.clone()))
+        Some(self.event(kind, object))
     }
 
     fn event(&self, kind: &str, mut obj: Value) -> Value {
         obj["apiVersion"] = json!(self.rt.api_version());
+        if self.table {
+            obj = super::table::of_object(&obj, None);
+        }
         json!({"type": kind, "object": obj})
     }
 
@@ -110,7 +120,8 @@ pub fn start(st: Arc<State>, req: WatchRequest) -> ApiResult<mpsc::Receiver<Byte
         _ => {
             let ns = (!req.namespace.is_empty()).then_some(req.namespace.as_str());
             let (items, rx_events, now) = st.store.snapshot_and_subscribe(&req.rt.id(), ns);
-            for o in items.into_iter().filter(|o| req.selects(o)) {
+            let items = items.into_iter().map(|o| convert::from_storage(&req.rt, o));
+            for o in items.filter(|o| req.selects(o)) {
                 initial.push(req.event("ADDED", o));
             }
             if req.send_initial_events && req.bookmarks {
