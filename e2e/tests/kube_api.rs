@@ -259,3 +259,55 @@ async fn custom_objects_are_validated_against_the_crd_schema() {
     assert_eq!(created.data["spec"], json!({"priority": 1}));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn kube_event_recorder_creates_then_patches_a_series() {
+    use k8s_openapi::api::events::v1::Event;
+    use kube::Resource;
+    use kube::runtime::events::{Event as Ev, EventType, Recorder, Reporter};
+    let server = server().await;
+    let client = client(&server, server.admin_token()).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let pod: Pod =
+        serde_json::from_value(json!({"metadata": {"name": "cam-0"}, "spec": {"containers": []}}))
+            .unwrap();
+    let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
+    let reporter = Reporter {
+        controller: "tether-agent".into(),
+        instance: Some("edge-1".into()),
+    };
+    let recorder = Recorder::new(client.clone(), reporter);
+    let ev = Ev {
+        type_: EventType::Normal,
+        reason: "ProfileApplied".into(),
+        note: Some("camera".into()),
+        action: "Apply".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &pod.object_ref(&())).await.unwrap();
+    recorder.publish(&ev, &pod.object_ref(&())).await.unwrap();
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let listed = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(
+        listed.items.len(),
+        1,
+        "the repeat became a series, not a second event"
+    );
+    let e = &listed.items[0];
+    assert_eq!(e.series.as_ref().map(|s| s.count), Some(2));
+    assert_eq!(
+        (
+            e.reporting_controller.as_deref(),
+            e.reporting_instance.as_deref()
+        ),
+        (Some("tether-agent"), Some("edge-1"))
+    );
+    let verbs: Vec<String> = server
+        .audit_events()
+        .iter()
+        .filter(|a| a.resource == "events")
+        .map(|a| a.verb.clone())
+        .collect();
+    assert_eq!(verbs, ["create", "patch", "list"]);
+    server.shutdown().await;
+}

@@ -419,3 +419,35 @@ async fn serves_http1_and_http2_over_tls_with_its_own_ca() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_get_public_info_only() {
+    let server = server().await;
+    let dir = TempDir::new("anon");
+    let ca = dir.path("ca.pem");
+    std::fs::write(&ca, server.ca_pem()).unwrap();
+    let get = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&ca)
+            .args(["-w", "\n%{http_code}"])
+            .arg(format!("{}{path}", server.url()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.to_string(), body.to_string())
+    };
+    let (code, body) = tokio::task::block_in_place(|| get("/version"));
+    assert_eq!(code, "200", "{body}");
+    let (code, body) = tokio::task::block_in_place(|| get("/api/v1/pods"));
+    assert_eq!(code, "403");
+    let s: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        s["message"],
+        "pods is forbidden: User \"system:anonymous\" cannot list resource \"pods\" in API group \"\" at the cluster scope"
+    );
+    let (code, _) = tokio::task::block_in_place(|| get("/apis"));
+    assert_eq!(code, "403", "discovery is for authenticated users");
+    server.shutdown().await;
+}
