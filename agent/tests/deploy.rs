@@ -141,7 +141,7 @@ fn openyurt_values_make_yurthub_cache_the_agent() {
         &std::fs::read_to_string(deploy_dir().join("openyurt-values.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(values["yurthub"]["cacheAgents"], "tether-agent");
+    assert_eq!(values["cacheAgents"], "tether-agent");
     let ua = agent::client::USER_AGENT_VALUE.to_lowercase();
     assert_eq!(
         ua.split('/').next(),

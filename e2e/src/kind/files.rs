@@ -155,14 +155,35 @@ pub fn yurt_manager_values(versions: &Versions) -> Result<PlannedFile, KindError
     })
 }
 
-/// Values of chart `yurthub` 1.7.0: top-level `cacheAgents`, rendered by its
-/// `templates/yurthub-cfg.yaml` into ConfigMap `yurt-hub-cfg` key `cache_agents` (yurthub
-/// splits it on commas). Chart `yurt-manager` has no such value.
+/// Values of chart `yurthub` 1.7.0, from `deploy/openyurt-values.yaml`: top-level
+/// `cacheAgents`, rendered by its `templates/yurthub-cfg.yaml` into ConfigMap `yurt-hub-cfg`
+/// key `cache_agents` (yurthub splits it on commas). Chart `yurt-manager` has no such value.
+/// The file is used as deploy/ ships it; every agent of `config.cache_agents` must be in it.
 pub fn yurthub_values(config: &KindConfig) -> Result<PlannedFile, KindError> {
-    let doc = json!({"cacheAgents": config.cache_agents.join(",")});
+    let path = config.deploy_dir.join("openyurt-values.yaml");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| KindError::InvalidConfig(format!("reading {}: {e}", path.display())))?;
+    let doc: Value = serde_saphyr::from_str(&text)
+        .map_err(|e| KindError::InvalidConfig(format!("parsing {}: {e}", path.display())))?;
+    let listed: Vec<&str> = doc["cacheAgents"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if let Some(missing) = config
+        .cache_agents
+        .iter()
+        .find(|a| !listed.contains(&a.as_str()))
+    {
+        return Err(KindError::InvalidConfig(format!(
+            "{}: cacheAgents {listed:?} lacks {missing}; yurthub would not cache it",
+            path.display()
+        )));
+    }
     Ok(PlannedFile {
         rel: paths::YURTHUB_VALUES.into(),
-        contents: render("yurthub values", &doc)?,
+        contents: text,
     })
 }
 

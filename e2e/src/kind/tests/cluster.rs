@@ -257,7 +257,8 @@ fn tether_is_loaded_applied_through_the_overlay_and_awaited() {
         }
         p
     });
-    assert_eq!(normalised, Path::new("/repo/deploy"));
+    let deploy = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"));
+    assert_eq!(normalised, deploy.canonicalize().unwrap());
     assert_eq!(overlay["images"][0]["name"], "tether");
     assert_eq!(overlay["images"][0]["newName"], "tether-agent");
     assert_eq!(overlay["images"][0]["newTag"], "0.1.0");

@@ -20,7 +20,8 @@ impl DryRun {
     pub(super) fn new() -> DryRun {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
-        let config = KindConfig::new(PathBuf::from("/repo/deploy"), work.clone());
+        let deploy = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"));
+        let config = KindConfig::new(deploy, work.clone());
         let backend = KindBackend::new(config, DryRunExecutor::new(work).unwrap()).unwrap();
         DryRun { backend, _dir: dir }
     }
