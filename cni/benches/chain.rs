@@ -1,13 +1,14 @@
 //! What tether costs a pod, measured with the real plugins (root only):
 //!
-//! - ADD+DEL of bridge + host-local → tether (applying a profile through bandwidth and
+//! - ADD, then DEL, of bridge + host-local → tether (applying a profile through bandwidth and
 //!   tuning), against the same bridge + host-local → bandwidth → tuning chain configured
-//!   directly; the difference of the medians is what tether adds.
+//!   directly; rounds alternate between the two chains and the time tether adds is the
+//!   median of the per-round differences.
 //! - exec time of `tether-cni` VERSION against Debian's `bandwidth` VERSION.
-//! - size of the stripped release binary.
+//! - size of the release binary.
 //!
-//! Run: `cargo bench -p cni --bench chain` (as root; `TETHER_BENCH_ROUNDS` sets the rounds,
-//! `TETHER_CNI_BIN` the binary whose VERSION and size are measured, e.g. the static build).
+//! Run: `cargo bench -p cni --bench chain` (as root). `TETHER_BENCH_ROUNDS` sets the rounds;
+//! `TETHER_CNI_BIN` the tether-cni binary to measure, e.g. the static build.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../tests/support/mod.rs"]
@@ -32,14 +33,27 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// One ADD+DEL of `chain` for a fresh container ID in `netns`.
-fn add_del_once(chain: &NetworkList, base: &Attachment, round: usize) -> Duration {
+/// One ADD and one DEL of `chain` for a fresh container ID; their durations.
+fn add_del_once(chain: &NetworkList, base: &Attachment, round: usize) -> (Duration, Duration) {
     let mut pod = base.clone();
     pod.container_id = format!("{}r{round}", base.container_id);
     let start = Instant::now();
     let result = chain.add_ok(&pod);
+    let add = start.elapsed();
+    let start = Instant::now();
     chain.del(&pod, Some(&result)).unwrap();
-    start.elapsed()
+    (add, start.elapsed())
+}
+
+/// Median of `with[i] - without[i]`, in microseconds.
+fn median_difference(with: &[Duration], without: &[Duration]) -> f64 {
+    let mut diffs: Vec<f64> = with
+        .iter()
+        .zip(without)
+        .map(|(a, b)| a.as_secs_f64() - b.as_secs_f64())
+        .collect();
+    diffs.sort_by(f64::total_cmp);
+    diffs[diffs.len() / 2] * 1e6
 }
 
 fn version_exec(binary: &Path, rounds: usize) -> Duration {
@@ -69,44 +83,53 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(200);
+    let binary = std::env::var_os("TETHER_CNI_BIN").map_or_else(tether_binary, Into::into);
     let node = Node::new();
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
-    let with_tether = node.chain("1.0.0", json!({}));
+    let mut with_tether = node.chain("1.0.0", json!({}));
+    with_tether.plugins.last_mut().unwrap().0 = binary.clone();
     let direct = node.direct_chain("1.0.0", &camera_profile());
 
     let (_netns, pod) = node.pod("bench");
-    // Interleaved, so drift in machine load hits both chains alike; the added time is the
-    // median of the per-round differences.
-    let (mut tether, mut plain, mut added) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut t_add, mut t_del, mut p_add, mut p_del) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds + 10 {
-        let t = add_del_once(&with_tether, &pod, 2 * round);
-        let p = add_del_once(&direct, &pod, 2 * round + 1);
+        let (ta, td) = add_del_once(&with_tether, &pod, 2 * round);
+        let (pa, pd) = add_del_once(&direct, &pod, 2 * round + 1);
         // The first rounds warm the page cache and the IPAM store.
         if round >= 10 {
-            tether.push(t);
-            plain.push(p);
-            added.push(t.as_secs_f64() - p.as_secs_f64());
+            t_add.push(ta);
+            t_del.push(td);
+            p_add.push(pa);
+            p_del.push(pd);
         }
     }
-    added.sort_by(f64::total_cmp);
-    let added_us = added[added.len() / 2] * 1e6;
-    let (tether, plain) = (median(tether), median(plain));
+    let added_add = median_difference(&t_add, &p_add);
+    let added_del = median_difference(&t_del, &p_del);
 
-    let binary = std::env::var_os("TETHER_CNI_BIN").map_or_else(tether_binary, Into::into);
     let tether_version = version_exec(&binary, rounds * 5);
     let go_version = version_exec(&Path::new(PLUGIN_DIR).join("bandwidth"), rounds * 5);
     let size = std::fs::metadata(&binary).unwrap().len();
 
     println!("tether-cni benchmark, {rounds} rounds, medians");
     println!(
-        "  ADD+DEL bridge → tether(bandwidth, tuning)  {:>9.0} µs",
-        micros(tether)
+        "  ADD bridge → tether(bandwidth, tuning)   {:>9.0} µs",
+        micros(median(t_add))
     );
     println!(
-        "  ADD+DEL bridge → bandwidth → tuning          {:>9.0} µs",
-        micros(plain)
+        "  ADD bridge → bandwidth → tuning           {:>9.0} µs",
+        micros(median(p_add))
     );
-    println!("  added by tether per ADD+DEL (median diff)    {added_us:>9.0} µs");
+    println!("  added by tether per ADD (median diff)     {added_add:>9.0} µs");
+    println!(
+        "  DEL, with tether                          {:>9.0} µs",
+        micros(median(t_del))
+    );
+    println!(
+        "  DEL, direct                               {:>9.0} µs",
+        micros(median(p_del))
+    );
+    println!("  added by tether per DEL (median diff)     {added_del:>9.0} µs");
     println!(
         "  VERSION tether-cni                           {:>9.0} µs",
         micros(tether_version)
