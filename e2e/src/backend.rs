@@ -54,6 +54,9 @@ pub struct NodeSpec {
 /// The cluster a scenario needs.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
+    /// Fixed name of the cluster's network and prefix of its containers (the demo); `None`
+    /// makes names unique to the run.
+    pub name: Option<String>,
     /// Edge nodes.
     pub nodes: Vec<NodeSpec>,
     /// The agent's client-side QPS.
@@ -65,6 +68,7 @@ pub struct ClusterSpec {
 impl Default for ClusterSpec {
     fn default() -> Self {
         ClusterSpec {
+            name: None,
             nodes: vec![
                 NodeSpec {
                     name: "edge-1".into(),

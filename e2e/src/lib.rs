@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod binaries;
 pub mod cleanup;
+pub mod demo;
 pub mod docker;
 pub mod kind;
 pub mod node;

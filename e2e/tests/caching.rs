@@ -8,7 +8,7 @@ mod scenario;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use e2e::backend::{Cut, PodSpec};
+use e2e::backend::{Cluster, Cut, PodSpec};
 use rstest::rstest;
 use serde_json::json;
 
@@ -18,8 +18,11 @@ use scenario::*;
 #[case::network_disconnect(Cut::Network)]
 #[case::blackhole(Cut::Blackhole)]
 #[tokio::test(flavor = "multi_thread")]
-async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(#[case] cut: Cut) {
-    let cluster = cluster().await;
+async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(
+    #[case] cut: Cut,
+    #[future] cluster: Cluster,
+) {
+    let cluster = cluster.await;
     let admin = cluster.admin();
     let gen1 = create_profile(&admin, "camera", camera_spec()).await;
     let cam1 = cluster
@@ -125,7 +128,7 @@ fn mentions_generation(event: &k8s_openapi::api::events::v1::Event, generation: 
         .is_some_and(|n| n.contains(&format!("(generation {generation})")))
 }
 
-async fn cam1_uid(cluster: &e2e::backend::Cluster) -> String {
+async fn cam1_uid(cluster: &Cluster) -> String {
     let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(cluster.admin(), "default");
     pods.get("cam-1").await.unwrap().metadata.uid.unwrap()

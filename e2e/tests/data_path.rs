@@ -8,12 +8,13 @@ use e2e::backend::PodSpec;
 use rstest::rstest;
 use std::time::Duration;
 
+use e2e::backend::Cluster;
 use scenario::*;
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_profile_reaches_the_kernel_of_the_pods_it_selects() {
-    let cluster = cluster().await;
+async fn a_profile_reaches_the_kernel_of_the_pods_it_selects(#[future] cluster: Cluster) {
+    let cluster = cluster.await;
     let admin = cluster.admin();
     let generation = create_profile(&admin, "camera", camera_spec()).await;
 

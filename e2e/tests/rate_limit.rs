@@ -62,6 +62,7 @@ fn within_token_bucket(requests: &[&Request], qps: f64, burst: u32) -> Result<()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
     let spec = ClusterSpec {
+        name: None,
         nodes: vec![NodeSpec {
             name: "edge-1".into(),
             pool: "hangzhou".into(),

@@ -13,6 +13,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use rstest::rstest;
 use serde_json::{Value, json};
 
+use e2e::backend::Cluster;
 use scenario::*;
 
 /// `(apiGroup, resource or resource/subresource, verb)` of every rule of the agent's ClusterRole.
@@ -53,8 +54,8 @@ fn is_forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) 
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn the_agent_needs_exactly_its_cluster_role() {
-    let cluster = cluster().await;
+async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Cluster) {
+    let cluster = cluster.await;
     let admin = cluster.admin();
     let generation = create_profile(&admin, "camera", camera_spec()).await;
     // A pod with a profile makes the agent do everything it does: watch, answer, report.

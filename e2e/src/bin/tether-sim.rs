@@ -36,17 +36,38 @@ enum Command {
         #[arg(long = "san")]
         sans: Vec<String>,
     },
+    /// The sim backend as a demo: two edge nodes in Docker (tether-demo-edge-1 and -edge-2 on
+    /// network tether-demo) running tether, a demo NetworkProfile and pods. Writes
+    /// DIR/kubeconfig, then DIR/ready; serves until SIGTERM or Ctrl-C, then removes its
+    /// containers. hack/up.sh --sim starts it.
+    Demo {
+        /// Directory for the kubeconfig and the ready marker.
+        #[arg(long, default_value = ".tether-demo")]
+        dir: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Command::Serve {
-        kubeconfig,
-        listen,
-        audit_log,
-        load,
-        sans,
-    } = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Serve {
+            kubeconfig,
+            listen,
+            audit_log,
+            load,
+            sans,
+        } => serve(kubeconfig, listen, audit_log, load, sans).await,
+        Command::Demo { dir } => e2e::demo::run(&dir).await,
+    }
+}
+
+async fn serve(
+    kubeconfig: PathBuf,
+    listen: SocketAddr,
+    audit_log: Option<PathBuf>,
+    load: Vec<PathBuf>,
+    sans: Vec<String>,
+) -> anyhow::Result<()> {
     let config = SimConfig {
         listen,
         audit_file: audit_log,

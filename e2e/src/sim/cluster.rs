@@ -97,7 +97,10 @@ impl SimCluster {
         );
         let p = phase(format!("sim {id}: Docker network"));
         docker::available().context("the sim backend needs a running Docker engine")?;
-        let network = format!("tether-e2e-{id}");
+        let network = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("tether-e2e-{id}"));
         docker::docker(&[
             "network",
             "create",
@@ -214,6 +217,11 @@ impl SimCluster {
     /// Cluster-admin client.
     pub fn admin(&self) -> kube::Client {
         self.admin.clone()
+    }
+
+    /// A kubeconfig with cluster-admin rights, for kubectl on the host.
+    pub fn admin_kubeconfig(&self) -> String {
+        self.server().admin_kubeconfig()
     }
 
     /// A client with the agent's ServiceAccount token.

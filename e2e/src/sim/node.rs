@@ -66,10 +66,7 @@ impl EdgeNode {
         }
         let (repo, tag) = setup.image.split_once(':').context("image has no tag")?;
         let container = GenericImage::new(repo, tag)
-            .with_container_name(format!(
-                "tether-e2e-{}-{}",
-                setup.cluster_label.1, setup.name
-            ))
+            .with_container_name(format!("{}-{}", setup.network, setup.name))
             .with_network(setup.network)
             .with_hostname(setup.name)
             .with_label(OWNER_LABEL, std::process::id().to_string())

@@ -14,7 +14,8 @@ use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
-/// Brings a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) up.
+/// Fixture: a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) with tether.
+#[rstest::fixture]
 pub async fn cluster() -> Cluster {
     Cluster::up(ClusterSpec::default())
         .await
