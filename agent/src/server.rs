@@ -158,7 +158,10 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         }
         (&Method::GET, HEALTHZ_PATH) => json(
             StatusCode::OK,
-            &serde_json::json!({"ok": true, "live": ctx.store.is_live()}),
+            &cni::protocol::HealthResponse {
+                ok: true,
+                live: ctx.store.is_live(),
+            },
         ),
         (_, ADD_PATH | HEALTHZ_PATH) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         (_, path) => error(StatusCode::NOT_FOUND, &format!("no such path {path:?}")),

@@ -122,7 +122,7 @@ async fn malformed_requests_get_4xx_json_and_change_nothing() {
         ("{not json", 400),
         (r#"{"containerId":"c"}"#, 400),
         (
-            r#"{"containerId":"c","ifname":"eth0","netns":"n","podNamespace":"ns","podName":"p","extra":1}"#,
+            r#"{"containerId":"c","ifname":"eth0","netns":"n","podNamespace":"ns","podName":1}"#,
             400,
         ),
         (

@@ -19,9 +19,10 @@ pub const MTU_MIN: u32 = 576;
 /// Largest MTU a profile may set (jumbo frames).
 pub const MTU_MAX: u32 = 9000;
 
-/// `POST /v1/cni/add` request: which pod is being attached.
+/// `POST /v1/cni/add` request: which pod is being attached. Unknown fields are ignored, so a
+/// newer plugin can talk to an older agent during a rolling upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AddRequest {
     /// `CNI_CONTAINERID` of the sandbox.
     pub container_id: String,
@@ -95,6 +96,16 @@ pub enum Source {
     /// Nothing known about the pod: no profile applies.
     #[default]
     Default,
+}
+
+/// `GET /v1/healthz` 200 response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// Always true in a 200: the agent can answer ADD queries.
+    pub ok: bool,
+    /// Whether every watch has listed live in this process (else answers come from the
+    /// disk cache or defaults).
+    pub live: bool,
 }
 
 /// Body of every 4xx/5xx answer.
@@ -173,4 +184,80 @@ pub fn is_net_sysctl_key(key: &str) -> bool {
                         .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn camera() -> AddResponse {
+        serde_json::from_value(json!({
+            "profile": {"name": "camera", "generation": 4},
+            "bandwidth": {"ingressRate": 10_000_000, "ingressBurst": 1_000_000, "egressRate": 5_000_000, "egressBurst": 512_000},
+            "mtu": 1400,
+            "sysctls": {"net.ipv4.tcp_keepalive_time": "60"},
+            "source": "live"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_design_examples_parse() {
+        let request: AddRequest = serde_json::from_value(json!({
+            "containerId": "c1", "ifname": "eth0", "netns": "/var/run/netns/x",
+            "podNamespace": "ns", "podName": "p", "podUid": "u", "fromANewerPlugin": true
+        }))
+        .unwrap();
+        assert_eq!(request.pod_name, "p");
+        camera().validate().unwrap();
+        let none: AddResponse = serde_json::from_value(
+            json!({"profile": null, "bandwidth": null, "mtu": null, "sysctls": {}, "source": "default"}),
+        )
+        .unwrap();
+        assert!(!none.has_settings());
+        none.validate().unwrap();
+    }
+
+    #[test]
+    fn nonsense_is_refused() {
+        let mut bad = camera();
+        bad.mtu = Some(100);
+        assert_eq!(bad.validate(), Err(InvalidResponse::Mtu(100)));
+        let mut bad = camera();
+        bad.bandwidth = Some(Bandwidth {
+            ingress_rate: Some(1),
+            ..Bandwidth::default()
+        });
+        assert_eq!(bad.validate(), Err(InvalidResponse::Bandwidth("ingress")));
+        let mut bad = camera();
+        bad.bandwidth = Some(Bandwidth {
+            egress_rate: Some(0),
+            egress_burst: Some(5),
+            ..Bandwidth::default()
+        });
+        assert_eq!(bad.validate(), Err(InvalidResponse::Bandwidth("egress")));
+        let mut bad = camera();
+        bad.profile = None;
+        assert_eq!(bad.validate(), Err(InvalidResponse::SettingsWithoutProfile));
+        for key in [
+            "kernel.panic",
+            "net.",
+            "net..x",
+            "net.ipv4/../../kernel",
+            "net.ipv4.a b",
+            "net.ipv4.x.",
+        ] {
+            let mut bad = camera();
+            bad.sysctls = BTreeMap::from([(key.to_string(), "1".to_string())]);
+            assert_eq!(
+                bad.validate(),
+                Err(InvalidResponse::Sysctl(key.into())),
+                "{key}"
+            );
+        }
+        assert!(is_net_sysctl_key("net.ipv4.conf.eth0.forwarding"));
+        assert!(is_net_sysctl_key("net.core.somaxconn"));
+    }
 }
