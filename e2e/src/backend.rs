@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use serde_json::Value;
 
+use crate::kind::cluster::KindCluster;
 use crate::sim::SimCluster;
 
 /// Environment variable choosing the backend.
@@ -107,10 +108,11 @@ impl PodSpec {
     }
 }
 
-/// A pod whose sandbox came up on a node: the CNI result and what tether recorded.
+/// A pod whose sandbox came up on a node: what tether recorded for it, and where to look in
+/// the kernel.
 #[derive(Debug, Clone)]
 pub struct Attached {
-    /// Node it runs on.
+    /// Node it runs on (the scenario's name for it, e.g. `edge-1`).
     pub node: String,
     /// Namespace.
     pub namespace: String,
@@ -118,9 +120,11 @@ pub struct Attached {
     pub name: String,
     /// Sandbox ID.
     pub container_id: String,
-    /// The chain's final CNI result.
-    pub result: Value,
-    /// tether's state record for the attachment.
+    /// Name of the pod's network namespace on the node (for `ip -n`).
+    pub netns: String,
+    /// The host side of the pod's veth pair.
+    pub host_veth: Option<String>,
+    /// tether's state record for the attachment (`stateDir/<id>@eth0.json`).
     pub tether: Value,
 }
 
@@ -139,17 +143,17 @@ impl Attached {
     pub fn generation(&self) -> Option<i64> {
         self.tether["profile"]["generation"].as_i64()
     }
+}
 
-    /// The host-side veth of the pod (bridge results list it without a sandbox).
-    pub fn host_veth(&self) -> Option<String> {
-        let interfaces = self.result["interfaces"].as_array()?;
-        let bridge = interfaces.first()?["name"].as_str()?;
-        interfaces
-            .iter()
-            .find(|i| i.get("sandbox").is_none() && i["name"] != bridge)
-            .and_then(|i| i["name"].as_str())
-            .map(str::to_string)
-    }
+/// The host-side veth in a bridge plugin's result: no sandbox, not the bridge (listed first).
+pub fn host_veth_in_result(result: &Value) -> Option<String> {
+    let interfaces = result["interfaces"].as_array()?;
+    let bridge = interfaces.first()?["name"].as_str()?;
+    interfaces
+        .iter()
+        .find(|i| i.get("sandbox").is_none() && i["name"] != bridge)
+        .and_then(|i| i["name"].as_str())
+        .map(str::to_string)
 }
 
 /// One request as the API server's audit log has it.
@@ -182,15 +186,17 @@ pub struct Request {
 /// A cluster on one of the backends. Dropping it tears everything down.
 pub enum Cluster {
     /// The sim backend.
-    Sim(SimCluster),
+    Sim(Box<SimCluster>),
+    /// The kind backend.
+    Kind(Box<KindCluster>),
 }
 
 impl Cluster {
     /// Brings a cluster up on the backend `TETHER_E2E_BACKEND` names, with tether installed.
     pub async fn up(spec: ClusterSpec) -> anyhow::Result<Cluster> {
         match BackendKind::from_env()? {
-            BackendKind::Sim => Ok(Cluster::Sim(SimCluster::up(spec).await?)),
-            BackendKind::Kind => bail!("the kind backend is not wired into the scenario suite yet"),
+            BackendKind::Sim => Ok(Cluster::Sim(Box::new(SimCluster::up(spec).await?))),
+            BackendKind::Kind => Ok(Cluster::Kind(Box::new(KindCluster::up(spec).await?))),
         }
     }
 
@@ -198,6 +204,7 @@ impl Cluster {
     pub fn admin(&self) -> kube::Client {
         match self {
             Cluster::Sim(c) => c.admin(),
+            Cluster::Kind(c) => c.admin(),
         }
     }
 
@@ -205,6 +212,7 @@ impl Cluster {
     pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
         match self {
             Cluster::Sim(c) => c.as_agent().await,
+            Cluster::Kind(c) => c.as_agent().await,
         }
     }
 
@@ -212,6 +220,7 @@ impl Cluster {
     pub fn nodes(&self) -> Vec<String> {
         match self {
             Cluster::Sim(c) => c.nodes(),
+            Cluster::Kind(c) => c.nodes(),
         }
     }
 
@@ -219,18 +228,30 @@ impl Cluster {
     pub async fn add_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<Attached> {
         match self {
             Cluster::Sim(c) => c.add_pod(node, pod).await,
+            Cluster::Kind(c) => c.add_pod(node, pod).await,
         }
     }
 
-    /// Creates the pod object bound to `node` without starting its sandbox; its UID.
+    /// The Kubernetes name of a node the scenarios call `node` (the same on the sim).
+    pub fn node_name(&self, node: &str) -> anyhow::Result<String> {
+        match self {
+            Cluster::Sim(c) => c.node(node).map(|n| n.name.clone()),
+            Cluster::Kind(c) => c.node_name(node),
+        }
+    }
+
+    /// Creates the pod object bound to `node`; its UID. On the sim its sandbox waits for
+    /// [`Cluster::add_sandbox`]; on kind, kubelet starts one at once.
     pub async fn create_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<String> {
         match self {
             Cluster::Sim(c) => c.create_pod(node, pod).await,
+            Cluster::Kind(c) => c.create_pod(node, pod).await,
         }
     }
 
-    /// Brings up the sandbox of a pod that already exists in the API (a sandbox recreated
-    /// while the node is cut off).
+    /// A new sandbox for a pod that exists in the API, through the node's CNI chain — as when
+    /// a sandbox is recreated while the node is cut off (on kind: its sandboxes are removed
+    /// with crictl and kubelet makes another).
     pub async fn add_sandbox(
         &self,
         node: &str,
@@ -240,13 +261,15 @@ impl Cluster {
     ) -> anyhow::Result<Attached> {
         match self {
             Cluster::Sim(c) => c.add_sandbox(node, namespace, name, uid).await,
+            Cluster::Kind(c) => c.add_sandbox(node, namespace, name).await,
         }
     }
 
-    /// Tears the pod's sandbox down through CNI DEL.
+    /// Tears the pod's sandbox down through CNI DEL (on kind: the pod is deleted).
     pub async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
         match self {
             Cluster::Sim(c) => c.del_sandbox(pod).await,
+            Cluster::Kind(c) => c.del_sandbox(pod).await,
         }
     }
 
@@ -254,6 +277,7 @@ impl Cluster {
     pub async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
         match self {
             Cluster::Sim(c) => c.node(node)?.exec(argv).await,
+            Cluster::Kind(c) => c.node_exec(node, argv),
         }
     }
 
@@ -261,6 +285,7 @@ impl Cluster {
     pub async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
         match self {
             Cluster::Sim(c) => c.node(node)?.cut(how).await,
+            Cluster::Kind(c) => c.cut(node, how),
         }
     }
 
@@ -268,6 +293,7 @@ impl Cluster {
     pub async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
         match self {
             Cluster::Sim(c) => c.node(node)?.reconnect(how).await,
+            Cluster::Kind(c) => c.reconnect(node, how),
         }
     }
 
@@ -275,6 +301,7 @@ impl Cluster {
     pub async fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
         match self {
             Cluster::Sim(c) => c.node(node)?.restart_agent().await,
+            Cluster::Kind(c) => c.restart_agent(node),
         }
     }
 
@@ -282,6 +309,7 @@ impl Cluster {
     pub async fn audit(&self) -> anyhow::Result<Vec<Request>> {
         match self {
             Cluster::Sim(c) => Ok(c.audit()),
+            Cluster::Kind(c) => c.audit(),
         }
     }
 
@@ -292,6 +320,7 @@ impl Cluster {
                 c.limit(user, max_in_flight, qps);
                 Ok(())
             }
+            Cluster::Kind(c) => c.limit(max_in_flight, qps).await,
         }
     }
 
@@ -299,6 +328,7 @@ impl Cluster {
     pub async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
         match self {
             Cluster::Sim(c) => Ok(c.rejected(user)),
+            Cluster::Kind(c) => c.rejected(),
         }
     }
 
@@ -306,6 +336,7 @@ impl Cluster {
     pub async fn down(self) -> anyhow::Result<()> {
         match self {
             Cluster::Sim(c) => c.down().await,
+            Cluster::Kind(c) => c.down(),
         }
     }
 }

@@ -24,7 +24,7 @@ async fn a_profile_reaches_the_kernel_of_the_pods_it_selects(#[future] cluster: 
         .await
         .unwrap();
     await_status(
-        &admin,
+        &cluster,
         "camera",
         "edge-1",
         1,
@@ -36,7 +36,7 @@ async fn a_profile_reaches_the_kernel_of_the_pods_it_selects(#[future] cluster: 
     assert_eq!(camera.generation(), Some(generation));
     assert_eq!(camera.source(), Some("live"));
 
-    let veth = camera.host_veth().expect("host veth in the bridge result");
+    let veth = camera.host_veth.clone().expect("host veth of the pod");
     assert_eq!(
         tbf_rate_bits(&cluster, "edge-1", &veth).await,
         Some(10_000_000),
@@ -68,7 +68,7 @@ async fn a_profile_reaches_the_kernel_of_the_pods_it_selects(#[future] cluster: 
     for pod in [&web, &far] {
         assert_eq!(pod.profile(), None, "{} got {:?}", pod.name, pod.tether);
         assert_eq!(pod_mtu(&cluster, pod).await, 1500);
-        let veth = pod.host_veth().unwrap();
+        let veth = pod.host_veth.clone().unwrap();
         assert_eq!(tbf_rate_bits(&cluster, &pod.node, &veth).await, None);
     }
 

@@ -88,7 +88,7 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
         ));
     }
     await_status(
-        &admin,
+        &cluster,
         "camera",
         "edge-1",
         PODS as i64,

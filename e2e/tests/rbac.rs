@@ -65,7 +65,7 @@ async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Cluster) {
         .unwrap();
     assert_eq!(pod.profile(), Some("camera"));
     await_status(
-        &admin,
+        &cluster,
         "camera",
         "edge-1",
         1,

@@ -9,6 +9,7 @@
 //! tests check the plan's structure. See `README.md` beside this file for what is verified where.
 
 pub mod backend;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod error;

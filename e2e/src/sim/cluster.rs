@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::apiserver::{self, ApiServer, FlowLimit, SimConfig};
 use super::image;
 use super::node::{EdgeNode, NodeSetup};
-use crate::backend::{AGENT_USER, Attached, ClusterSpec, PodSpec, Request};
+use crate::backend::{AGENT_USER, Attached, ClusterSpec, PodSpec, Request, host_veth_in_result};
 use crate::cleanup;
 use crate::phase::phase;
 use crate::{binaries, docker};
@@ -303,8 +303,10 @@ impl SimCluster {
             node: node.into(),
             namespace: namespace.into(),
             name: name.into(),
+            // tether-node names the namespace after the sandbox
+            netns: container_id.clone(),
             container_id,
-            result: report["result"].clone(),
+            host_veth: host_veth_in_result(&report["result"]),
             tether: report["tether"].clone(),
         })
     }

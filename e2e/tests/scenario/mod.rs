@@ -90,26 +90,26 @@ pub fn status_entry(profile: &DynamicObject, node: &str) -> Option<Value> {
 /// at `generation`. The agent writes this entry only after it has seen the profile and the
 /// pods, so it is how a scenario knows the node caught up.
 pub async fn await_status(
-    client: &kube::Client,
+    cluster: &Cluster,
     profile: &str,
     node: &str,
     pods: i64,
     generation: i64,
     within: Duration,
 ) -> Value {
-    let api = profiles(client.clone());
-    let node_name = node.to_string();
+    let node_name = cluster.node_name(node).unwrap();
+    let api = profiles(cluster.admin());
+    let wanted = node_name.clone();
     let condition = move |obj: Option<&DynamicObject>| {
-        obj.and_then(|p| status_entry(p, &node_name))
-            .is_some_and(|e| {
-                e["matchedPods"].as_i64() >= Some(pods)
-                    && e["observedGeneration"].as_i64() == Some(generation)
-            })
+        obj.and_then(|p| status_entry(p, &wanted)).is_some_and(|e| {
+            e["matchedPods"].as_i64() >= Some(pods)
+                && e["observedGeneration"].as_i64() == Some(generation)
+        })
     };
     let found = tokio::time::timeout(within, await_condition(api, profile, condition)).await;
-    let latest = profiles(client.clone()).get(profile).await.ok();
+    let latest = profiles(cluster.admin()).get(profile).await.ok();
     match found {
-        Ok(Ok(_)) => status_entry(latest.as_ref().unwrap(), node).unwrap(),
+        Ok(Ok(_)) => status_entry(latest.as_ref().unwrap(), &node_name).unwrap(),
         _ => panic!(
             "{node} did not report {pods} pods at generation {generation} of {profile} within {within:?}; status: {}",
             latest
@@ -207,16 +207,7 @@ pub async fn pod_mtu(cluster: &Cluster, pod: &Attached) -> u64 {
     let out = cluster
         .node_exec(
             &pod.node,
-            &[
-                "ip",
-                "-n",
-                &pod.container_id,
-                "-j",
-                "link",
-                "show",
-                "dev",
-                "eth0",
-            ],
+            &["ip", "-n", &pod.netns, "-j", "link", "show", "dev", "eth0"],
         )
         .await
         .unwrap();
@@ -231,7 +222,7 @@ pub async fn pod_sysctl(cluster: &Cluster, pod: &Attached, key: &str) -> String 
         "ip",
         "netns",
         "exec",
-        &pod.container_id,
+        &pod.netns,
         "tether-node",
         "cat",
         &path,
