@@ -36,7 +36,7 @@ fn check_expression(causes: &mut Causes, field: &str, v: &Value) {
     }
 }
 
-fn each<'a>(v: &'a Value) -> impl Iterator<Item = (usize, &'a Value)> {
+fn each(v: &Value) -> impl Iterator<Item = (usize, &Value)> {
     v.as_array().into_iter().flatten().enumerate()
 }
 
