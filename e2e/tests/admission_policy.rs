@@ -348,3 +348,30 @@ async fn the_policy_engine_answers_like_the_real_server() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_applies_and_lists_the_policy() {
+    let server = server().await;
+    let k = Kubectl::new(&server, server.admin_token());
+    let (applied, listed) = tokio::task::spawn_blocking(move || {
+        let f = k.file("admission.yaml", DEPLOY[4]);
+        let applied = k.ok(&["apply", "-f", f.to_str().unwrap()]);
+        (applied, k.ok(&["get", "vap,vapb", "-o", "name"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        applied,
+        format!(
+            "validatingadmissionpolicy.admissionregistration.k8s.io/{POLICY} created\n\
+             validatingadmissionpolicybinding.admissionregistration.k8s.io/{POLICY} created\n"
+        )
+    );
+    assert_eq!(
+        listed,
+        format!(
+            "validatingadmissionpolicy.admissionregistration.k8s.io/{POLICY}\n\
+             validatingadmissionpolicybinding.admissionregistration.k8s.io/{POLICY}\n"
+        )
+    );
+}

@@ -1,5 +1,6 @@
 //! An in-process Kubernetes API server double: HTTPS with its own CA, bearer tokens,
-//! RBAC, watches, server-side apply, APF-style 429s and an audit log.
+//! RBAC, ValidatingAdmissionPolicies (CEL), watches, server-side apply, APF-style 429s
+//! and an audit log.
 
 mod admission;
 mod admission_match;
