@@ -79,6 +79,9 @@ pub fn modify(
     let k = key(rt, ns, name);
     // Read before the store is locked for the write.
     let admission = Admission::load(ctx.st, rt, ns);
+    // The store is locked while the closure runs: reading it in there would deadlock.
+    let namespace_exists =
+        !rt.namespaced || ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_some();
     let (stored, old) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |stored| {
         let cur_view = stored.map(|c| convert::from_storage(rt, c.clone()));
         let cur = cur_view.as_ref();
@@ -87,7 +90,7 @@ pub fn modify(
             (None, Change::Patch(PatchKind::Apply, _, _)) if subresource.is_empty() => {
                 let mut skeleton = json!({"apiVersion": rt.api_version(), "kind": rt.kind, "metadata": {"name": name}});
                 if rt.namespaced {
-                    if ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_none() {
+                    if !namespace_exists {
                         return Err(ApiError::not_found("", "namespaces", ns));
                     }
                     skeleton["metadata"]["namespace"] = json!(ns);
