@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::cel_eval::compile;
+use super::cel_eval::compile_checked;
 
 type Causes = Vec<(String, String)>;
 
@@ -26,7 +26,7 @@ fn check_expression(causes: &mut Causes, field: &str, v: &Value) {
     match v.as_str().filter(|s| !s.trim().is_empty()) {
         None => required(causes, field),
         Some(e) => {
-            if let Err(why) = compile(e) {
+            if let Err(why) = compile_checked(e) {
                 causes.push((
                     field.to_string(),
                     format!("Invalid value: {e:?}: compilation failed: {why}"),

@@ -1,9 +1,10 @@
 //! CEL as admission policies use it: compiling an expression, and evaluating it over
 //! `object`, `oldObject`, `request`, `namespaceObject` and `variables`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use cel::{Context, Env, Program, Value as Cel};
 use serde_json::Value;
 
@@ -24,6 +25,81 @@ fn env() -> Arc<Env> {
 /// Compile one expression; the error is the parser's message.
 pub fn compile(expression: &str) -> Result<Program, String> {
     env().compile(expression).map_err(|e| e.to_string())
+}
+
+/// The variables an admission policy expression may read.
+pub const DECLARED: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "params",
+    "variables",
+];
+
+/// Compile as the real server does when a policy is written: the syntax, and no
+/// identifier but the declared variables (comprehension variables aside). Types are not
+/// checked: every variable is dynamic here.
+pub fn compile_checked(expression: &str) -> Result<Program, String> {
+    let program = compile(expression)?;
+    let mut free = BTreeSet::new();
+    free_idents(program.expression(), &mut Vec::new(), &mut free);
+    match free.into_iter().find(|i| !DECLARED.contains(&i.as_str())) {
+        Some(unknown) => Err(format!("undeclared reference to '{unknown}'")),
+        None => Ok(program),
+    }
+}
+
+fn free_idents(e: &IdedExpr, bound: &mut Vec<String>, out: &mut BTreeSet<String>) {
+    match &e.expr {
+        Expr::Ident(name) => {
+            if !bound.contains(name) {
+                out.insert(name.clone());
+            }
+        }
+        Expr::Select(s) => free_idents(&s.operand, bound, out),
+        Expr::Call(c) => {
+            for t in c.target.iter() {
+                free_idents(t, bound, out);
+            }
+            for a in &c.args {
+                free_idents(a, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            free_idents(&c.iter_range, bound, out);
+            free_idents(&c.accu_init, bound, out);
+            let depth = bound.len();
+            bound.push(c.iter_var.clone());
+            bound.extend(c.iter_var2.iter().cloned());
+            bound.push(c.accu_var.clone());
+            for inner in [&c.loop_cond, &c.loop_step, &c.result] {
+                free_idents(inner, bound, out);
+            }
+            bound.truncate(depth);
+        }
+        Expr::List(l) => {
+            for x in &l.elements {
+                free_idents(x, bound, out);
+            }
+        }
+        Expr::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    free_idents(&me.key, bound, out);
+                    free_idents(&me.value, bound, out);
+                }
+            }
+        }
+        Expr::Struct(st) => {
+            for entry in &st.entries {
+                if let EntryExpr::StructField(f) = &entry.expr {
+                    free_idents(&f.value, bound, out);
+                }
+            }
+        }
+        Expr::Literal(_) | Expr::Unspecified => {}
+    }
 }
 
 /// A JSON value as CEL sees it: integers as `int` (not `uint`), as Kubernetes does for
@@ -137,5 +213,18 @@ mod tests {
         assert!(eval("variables.undefined").is_err());
         assert!(eval("1 / 0 == 1").is_err());
         assert!(compile("object.(").is_err());
+    }
+
+    #[test]
+    fn only_declared_variables_may_be_referenced() {
+        assert!(
+            compile_checked("object.status.nodes.filter(e, e.nodeName != variables.node) == [] && [1].all(x, x > 0)")
+                .is_ok()
+        );
+        assert_eq!(
+            compile_checked("objekt.spec == null").err().as_deref(),
+            Some("undeclared reference to 'objekt'")
+        );
+        assert!(compile_checked("[1].all(x, x > y)").is_err());
     }
 }
