@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
+use super::admission_eval::{Decision, evaluate};
 use super::admission_match::{Target, matches};
-use super::cel_eval::{Activation, compile};
+use super::cel_eval::Activation;
 use super::rbac::UserInfo;
 use super::resources::ResourceType;
 use super::state::State;
@@ -44,12 +45,6 @@ pub struct Attempt<'a> {
     pub dry_run: bool,
     /// The requester.
     pub user: &'a UserInfo,
-}
-
-/// What one policy decided.
-enum Decision {
-    Admit,
-    Deny { message: String, reason: String },
 }
 
 impl Admission {
@@ -175,109 +170,6 @@ fn request_object(a: &Attempt) -> Value {
         r["dryRun"] = json!(true);
     }
     r
-}
-
-fn fails_closed(spec: &Value) -> bool {
-    spec["failurePolicy"].as_str() != Some("Ignore")
-}
-
-/// An expression that could not be evaluated: denied under `failurePolicy: Fail`
-/// (the default), ignored under `Ignore`.
-fn on_error(spec: &Value, message: String) -> Decision {
-    if fails_closed(spec) {
-        Decision::Deny {
-            message,
-            reason: "Invalid".into(),
-        }
-    } else {
-        Decision::Admit
-    }
-}
-
-fn eval_expr(act: &Activation, expression: &str) -> Result<cel::Value, String> {
-    let program = compile(expression)
-        .map_err(|e| format!("compilation failed for expression '{expression}': {e}"))?;
-    act.eval(&program)
-        .map_err(|e| format!("expression '{expression}' resulted in error: {e}"))
-}
-
-fn items(v: &Value) -> impl Iterator<Item = &Value> {
-    v.as_array().into_iter().flatten()
-}
-
-/// Evaluate one policy: matchConditions, then variables, then validations in order.
-fn evaluate(spec: &Value, act: &mut Activation) -> Decision {
-    if spec.get("paramKind").is_some_and(|p| !p.is_null()) {
-        return on_error(
-            spec,
-            "tether-sim does not support policy parameters (paramKind/paramRef)".into(),
-        );
-    }
-    let mut condition_error = None;
-    for c in items(&spec["matchConditions"]) {
-        let name = c["name"].as_str().unwrap_or_default();
-        match eval_expr(act, c["expression"].as_str().unwrap_or_default()) {
-            Ok(cel::Value::Bool(true)) => {}
-            // One false condition skips the policy, even if another errs.
-            Ok(cel::Value::Bool(false)) => return Decision::Admit,
-            Ok(other) => {
-                condition_error.get_or_insert(format!(
-                    "matchCondition '{name}' did not evaluate to a bool: {other:?}"
-                ));
-            }
-            Err(e) => {
-                condition_error.get_or_insert(format!("matchCondition '{name}': {e}"));
-            }
-        }
-    }
-    if let Some(e) = condition_error {
-        return on_error(spec, e);
-    }
-    for v in items(&spec["variables"]) {
-        // A variable that errs stays unset: whatever uses it then errs, as the lazily
-        // evaluated variables of the real server do.
-        if let Ok(value) = eval_expr(act, v["expression"].as_str().unwrap_or_default()) {
-            act.set_variable(v["name"].as_str().unwrap_or_default(), value);
-        }
-    }
-    for v in items(&spec["validations"]) {
-        let expression = v["expression"].as_str().unwrap_or_default();
-        match eval_expr(act, expression) {
-            Ok(cel::Value::Bool(true)) => {}
-            Ok(_) => {
-                return Decision::Deny {
-                    message: failure_message(act, v, expression),
-                    reason: v["reason"].as_str().unwrap_or("Invalid").to_string(),
-                };
-            }
-            Err(e) => {
-                if let d @ Decision::Deny { .. } = on_error(spec, e) {
-                    return d;
-                }
-            }
-        }
-    }
-    Decision::Admit
-}
-
-/// messageExpression (a non-blank single-line string), else message, else the expression.
-fn failure_message(act: &Activation, v: &Value, expression: &str) -> String {
-    if let Some(me) = v["messageExpression"].as_str()
-        && let Ok(cel::Value::String(s)) = eval_expr(act, me)
-    {
-        let s = s.trim();
-        if !s.is_empty() && !s.contains('\n') && s.len() <= 5 * 1024 {
-            return s.to_string();
-        }
-    }
-    match v["message"]
-        .as_str()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
-        Some(m) => m.to_string(),
-        None => format!("failed expression: {}", expression.trim()),
-    }
 }
 
 /// The Status of a denial: admission's Forbidden wording with the policy's reason and

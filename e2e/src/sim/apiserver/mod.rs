@@ -3,6 +3,7 @@
 //! and an audit log.
 
 mod admission;
+mod admission_eval;
 mod admission_match;
 mod admission_objects;
 mod apf;
