@@ -7,6 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+};
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::flowcontrol::v1::{FlowSchema, PriorityLevelConfiguration};
@@ -65,6 +68,8 @@ fn check(doc: &Value) -> String {
         "CustomResourceDefinition" => round_trip::<CustomResourceDefinition>(doc),
         "FlowSchema" => round_trip::<FlowSchema>(doc),
         "PriorityLevelConfiguration" => round_trip::<PriorityLevelConfiguration>(doc),
+        "ValidatingAdmissionPolicy" => round_trip::<ValidatingAdmissionPolicy>(doc),
+        "ValidatingAdmissionPolicyBinding" => round_trip::<ValidatingAdmissionPolicyBinding>(doc),
         other => panic!("deploy/ holds a {other:?} this test does not know"),
     };
     if let Some(path) = diff(doc, &back, &kind) {
@@ -124,6 +129,8 @@ fn every_manifest_round_trips_and_the_kustomization_lists_them_all() {
         "Namespace",
         "PriorityLevelConfiguration",
         "ServiceAccount",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ];
     assert_eq!(kinds, want.iter().map(|s| s.to_string()).collect());
 }

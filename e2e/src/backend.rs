@@ -216,6 +216,14 @@ impl Cluster {
         }
     }
 
+    /// A client authenticated as the agent's pod on `node`: its token names the node,
+    /// as a pod-bound ServiceAccount token does since Kubernetes 1.32.
+    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
+        match self {
+            Cluster::Sim(c) => c.as_agent_on(node).await,
+        }
+    }
+
     /// Names of the edge nodes.
     pub fn nodes(&self) -> Vec<String> {
         match self {

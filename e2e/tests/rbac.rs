@@ -157,5 +157,56 @@ async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Cluster) {
             .await,
         "delete a profile",
     );
+
+    // RBAC cannot tell one node's agent from another's (they share the ServiceAccount);
+    // deploy/admission.yaml can, by the node its pod-bound token names.
+    let on_edge_1 = cluster.as_agent_on("edge-1").await.unwrap();
+    let before = profiles(admin.clone()).get("camera").await.unwrap();
+    let other_node = json!({
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "NetworkProfile",
+        "metadata": {"name": "camera"},
+        "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": 7, "observedGeneration": generation}]},
+    });
+    let refused = profiles(on_edge_1.clone())
+        .patch_status(
+            "camera",
+            &PatchParams::apply("tether-agent/edge-2").force(),
+            &Patch::Apply(&other_node),
+        )
+        .await;
+    match &refused {
+        Err(kube::Error::Api(status)) if status.code == 403 => assert!(
+            status
+                .message
+                .contains("ValidatingAdmissionPolicy 'tether-agent-own-node-status'"),
+            "{status:?}"
+        ),
+        other => panic!("writing edge-2's status entry from edge-1: expected 403, got {other:?}"),
+    }
+    let after = profiles(admin.clone()).get("camera").await.unwrap();
+    assert_eq!(
+        after.data["status"], before.data["status"],
+        "a refused write changed nothing"
+    );
+    assert_eq!(
+        after.metadata.resource_version, before.metadata.resource_version,
+        "a refused write changed nothing"
+    );
+    // The same identity may write its own node's entry.
+    let own_node = json!({
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "NetworkProfile",
+        "metadata": {"name": "camera"},
+        "status": {"nodes": [{"nodeName": "edge-1", "matchedPods": 1, "observedGeneration": generation}]},
+    });
+    profiles(on_edge_1)
+        .patch_status(
+            "camera",
+            &PatchParams::apply("tether-agent/edge-1").force(),
+            &Patch::Apply(&own_node),
+        )
+        .await
+        .unwrap();
     cluster.down().await.unwrap();
 }

@@ -134,6 +134,7 @@ async fn rbac_is_evaluated_from_stored_roles_and_bindings() {
         &server.mint_user_token(UserInfo {
             name: "alice".into(),
             groups: vec!["ops".into(), "system:authenticated".into()],
+            ..Default::default()
         }),
     )
     .await;

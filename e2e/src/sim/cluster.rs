@@ -176,7 +176,6 @@ impl SimCluster {
                 .with_context(|| format!("creating node {}", node.name))?;
         }
         let api = (gateway, server.addr().port());
-        let token = server.mint_service_account_token("tether-system", "tether-agent");
         let ca = server.ca_pem().to_string();
         cluster.server = Some(server);
         p.done();
@@ -188,6 +187,12 @@ impl SimCluster {
         for node in &spec.nodes {
             let p = phase(format!("sim: start {}", node.name));
             let dir = cluster.work.join(&node.name);
+            // A DaemonSet pod's projected token is bound to its pod, hence to its node.
+            let token = cluster.server().mint_service_account_token_on_node(
+                "tether-system",
+                "tether-agent",
+                &node.name,
+            );
             let started = EdgeNode::start(NodeSetup {
                 name: &node.name,
                 image: &image,
@@ -224,10 +229,18 @@ impl SimCluster {
         self.server().admin_kubeconfig()
     }
 
-    /// A client with the agent's ServiceAccount token.
+    /// A client with the agent's ServiceAccount token, bound to no node.
     pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
         let server = self.server();
         let token = server.mint_service_account_token("tether-system", "tether-agent");
+        client_for(&server.kubeconfig_for(&server.url(), &token)).await
+    }
+
+    /// A client with the token the agent's pod on `node` gets (it names the node).
+    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
+        let server = self.server();
+        let token =
+            server.mint_service_account_token_on_node("tether-system", "tether-agent", node);
         client_for(&server.kubeconfig_for(&server.url(), &token)).await
     }
 

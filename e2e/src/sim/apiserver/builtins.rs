@@ -143,6 +143,25 @@ pub fn builtins() -> Vec<ResourceType> {
         false,
     );
     ssrr.stored = false;
+    let ar = "admissionregistration.k8s.io";
+    let mut vap = builtin(
+        ar,
+        "v1",
+        "validatingadmissionpolicies",
+        "ValidatingAdmissionPolicy",
+        false,
+        true,
+    );
+    vap.short_names = labels(&["vap"]);
+    let mut vapb = builtin(
+        ar,
+        "v1",
+        "validatingadmissionpolicybindings",
+        "ValidatingAdmissionPolicyBinding",
+        false,
+        false,
+    );
+    vapb.short_names = labels(&["vapb"]);
     vec![
         ns,
         pods,
@@ -172,6 +191,8 @@ pub fn builtins() -> Vec<ResourceType> {
             false,
             true,
         ),
+        vap,
+        vapb,
         ssar,
         sar,
         ssrr,

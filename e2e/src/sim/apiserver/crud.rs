@@ -3,6 +3,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
+use super::admission::{Admission, Attempt};
 pub use super::body::{check_type, decode};
 use super::convert;
 use super::hooks;
@@ -162,11 +163,22 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
     }
     hooks::before_write(ctx, rt, None, &mut obj)?;
     patch::record_update(None, &mut obj, rt, "", &ctx.manager);
-    let k = key(
+    let obj_ns = obj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Admission::load(ctx.st, rt, &obj_ns).validate(&Attempt {
         rt,
-        obj["metadata"]["namespace"].as_str().unwrap_or_default(),
-        &name,
-    );
+        operation: "CREATE",
+        subresource: "",
+        namespace: &obj_ns,
+        name: &name,
+        object: Some(&obj),
+        old_object: None,
+        dry_run: ctx.dry_run,
+        user: ctx.user,
+    })?;
+    let k = key(rt, &obj_ns, &name);
     let (stored, _) = ctx
         .st
         .store
@@ -273,8 +285,21 @@ pub fn delete(
     options: &Value,
 ) -> ApiResult<Value> {
     let k = key(rt, ns, name);
+    let admission = Admission::load(ctx.st, rt, ns);
     let (deleted, _) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |cur| {
         let Some(cur) = cur else { return Err(ApiError::not_found(&rt.group, &rt.plural, name)) };
+        let old_view = convert::from_storage(rt, cur.clone());
+        admission.validate(&Attempt {
+            rt,
+            operation: "DELETE",
+            subresource: "",
+            namespace: ns,
+            name,
+            object: None,
+            old_object: Some(&with_version(old_view, rt)),
+            dry_run: ctx.dry_run,
+            user: ctx.user,
+        })?;
         let pre = &options["preconditions"];
         if let Some(uid) = pre["uid"].as_str().filter(|u| Some(*u) != cur["metadata"]["uid"].as_str()) {
             let why = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", cur["metadata"]["uid"].as_str().unwrap_or_default());

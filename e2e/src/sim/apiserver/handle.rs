@@ -65,6 +65,23 @@ impl ApiServer {
         t
     }
 
+    /// A bearer token authenticating as ServiceAccount `namespace/name` from a pod on
+    /// `node`, as a projected token of Kubernetes ≥ 1.32 does: the user's extra carries
+    /// `authentication.kubernetes.io/node-name: [node]`.
+    pub fn mint_service_account_token_on_node(
+        &self,
+        namespace: &str,
+        name: &str,
+        node: &str,
+    ) -> String {
+        let t = new_token();
+        self.state.add_token(
+            t.clone(),
+            UserInfo::service_account_on_node(namespace, name, node),
+        );
+        t
+    }
+
     /// A bearer token authenticating as any user and groups.
     pub fn mint_user_token(&self, user: UserInfo) -> String {
         let t = new_token();
@@ -97,6 +114,7 @@ impl ApiServer {
         let admin = UserInfo {
             name: "kubernetes-admin".into(),
             groups: vec!["system:masters".into()],
+            ..Default::default()
         };
         let ctx = crud::Ctx {
             st: &self.state,

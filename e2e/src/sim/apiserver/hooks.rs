@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use super::admission::{BINDINGS, POLICIES};
+use super::admission_objects::{binding_problems, policy_problems};
 use super::crud::{self, Ctx};
 use super::resources::{self, ResourceType};
 use super::state::State;
@@ -159,6 +161,16 @@ pub fn before_write(
         }
     }
     match rt.id().as_str() {
+        id @ (POLICIES | BINDINGS) => {
+            let causes = if id == POLICIES {
+                policy_problems(obj)
+            } else {
+                binding_problems(obj)
+            };
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
+            }
+        }
         CRDS => {
             let causes = validate_crd(obj);
             if !causes.is_empty() {

@@ -1,10 +1,16 @@
 //! An in-process Kubernetes API server double: HTTPS with its own CA, bearer tokens,
-//! RBAC, watches, server-side apply, APF-style 429s and an audit log.
+//! RBAC, ValidatingAdmissionPolicies (CEL), watches, server-side apply, APF-style 429s
+//! and an audit log.
 
+mod admission;
+mod admission_eval;
+mod admission_match;
+mod admission_objects;
 mod apf;
 mod audit;
 mod body;
 mod builtins;
+mod cel_eval;
 mod convert;
 mod crud;
 mod discovery;
@@ -41,7 +47,7 @@ use tokio::sync::oneshot;
 
 pub use apf::FlowLimit;
 pub use audit::AuditEvent;
-pub use rbac::UserInfo;
+pub use rbac::{NODE_NAME_EXTRA, UserInfo};
 pub use status::ApiError;
 
 pub use handle::ApiServer;
@@ -159,6 +165,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
         UserInfo {
             name: "kubernetes-admin".into(),
             groups: vec!["system:masters".into(), "system:authenticated".into()],
+            ..Default::default()
         },
     );
     let server = ApiServer {

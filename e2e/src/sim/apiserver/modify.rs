@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::admission::{Admission, Attempt};
 use super::convert;
 use super::crud::{Ctx, PatchKind, check_type, generation, key, with_version};
 use super::hooks;
@@ -76,6 +77,11 @@ pub fn modify(
     change: Change,
 ) -> ApiResult<Value> {
     let k = key(rt, ns, name);
+    // Read before the store is locked for the write.
+    let admission = Admission::load(ctx.st, rt, ns);
+    // The store is locked while the closure runs: reading it in there would deadlock.
+    let namespace_exists =
+        !rt.namespaced || ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_some();
     let (stored, old) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |stored| {
         let cur_view = stored.map(|c| convert::from_storage(rt, c.clone()));
         let cur = cur_view.as_ref();
@@ -84,7 +90,7 @@ pub fn modify(
             (None, Change::Patch(PatchKind::Apply, _, _)) if subresource.is_empty() => {
                 let mut skeleton = json!({"apiVersion": rt.api_version(), "kind": rt.kind, "metadata": {"name": name}});
                 if rt.namespaced {
-                    if ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_none() {
+                    if !namespace_exists {
                         return Err(ApiError::not_found("", "namespaces", ns));
                     }
                     skeleton["metadata"]["namespace"] = json!(ns);
@@ -141,6 +147,17 @@ pub fn modify(
         if !matches!(change, Change::Patch(PatchKind::Apply, _, _)) {
             patch::record_update(cur, &mut new, rt, subresource, &ctx.manager);
         }
+        admission.validate(&Attempt {
+            rt,
+            operation: if exists { "UPDATE" } else { "CREATE" },
+            subresource,
+            namespace: ns,
+            name,
+            object: Some(&new),
+            old_object: cur,
+            dry_run: ctx.dry_run,
+            user: ctx.user,
+        })?;
         Ok(Write::Put(convert::to_storage(rt, new)))
     })?;
     if !ctx.dry_run {

@@ -1,5 +1,7 @@
 //! RBAC authorisation evaluated from the Roles, ClusterRoles and bindings in the store.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use super::select::LabelSelector;
@@ -8,12 +10,15 @@ use super::store::{Key, Store};
 const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// An authenticated (or anonymous) identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserInfo {
     /// User name, `system:serviceaccount:<ns>:<name>` for ServiceAccounts.
     pub name: String,
     /// Groups.
     pub groups: Vec<String>,
+    /// What the authenticator adds, e.g. `authentication.kubernetes.io/node-name` for a
+    /// ServiceAccount token bound to a pod on a node.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 impl UserInfo {
@@ -26,9 +31,22 @@ impl UserInfo {
                 format!("system:serviceaccounts:{namespace}"),
                 "system:authenticated".into(),
             ],
+            extra: BTreeMap::new(),
         }
     }
+
+    /// The identity of a ServiceAccount token bound to a pod on `node`: Kubernetes ≥ 1.32
+    /// (ServiceAccountTokenPodNodeInfo) puts the node's name into the user's extra.
+    pub fn service_account_on_node(namespace: &str, name: &str, node: &str) -> Self {
+        let mut user = Self::service_account(namespace, name);
+        user.extra
+            .insert(NODE_NAME_EXTRA.into(), vec![node.to_string()]);
+        user
+    }
 }
+
+/// The user-extra key carrying the node of a pod-bound ServiceAccount token.
+pub const NODE_NAME_EXTRA: &str = "authentication.kubernetes.io/node-name";
 
 /// What a request asks to do, as the authoriser sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -65,7 +65,23 @@ pub fn review(
                 )],
             ));
         }
-        UserInfo { name: user, groups }
+        let extra = spec["extra"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                let vals = v.as_array().into_iter().flatten();
+                (
+                    k.clone(),
+                    vals.filter_map(|x| x.as_str().map(String::from)).collect(),
+                )
+            })
+            .collect();
+        UserInfo {
+            name: user,
+            groups,
+            extra,
+        }
     };
     let allowed = rbac::authorize(&st.store, &subject, &attrs);
     body["metadata"] = json!({"creationTimestamp": null});

@@ -108,6 +108,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         Some(UserInfo {
             name: "system:anonymous".into(),
             groups: vec!["system:unauthenticated".into()],
+            ..Default::default()
         })
     } else {
         auth.strip_prefix("Bearer ")
@@ -217,6 +218,7 @@ fn impersonate(st: &State, user: UserInfo, req: &Request<Incoming>) -> ApiResult
         None => UserInfo {
             name: target,
             groups: vec!["system:authenticated".into()],
+            ..Default::default()
         },
     };
     out.groups.extend(groups);
