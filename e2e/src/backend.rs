@@ -221,6 +221,7 @@ impl Cluster {
     pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
         match self {
             Cluster::Sim(c) => c.as_agent_on(node).await,
+            Cluster::Kind(c) => c.as_agent_on(node).await,
         }
     }
 

@@ -106,9 +106,39 @@ impl KindCluster {
 
     /// A client with a fresh token of the agent's ServiceAccount (TokenRequest).
     pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
+        self.agent_client(json!({"audiences": [], "expirationSeconds": 3600}))
+            .await
+    }
+
+    /// A client with a token bound to the agent's pod on `node`, as the DaemonSet pod there
+    /// gets it: the API server adds the node's name to its user info.
+    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
+        let node_name = self.node_name(node)?;
+        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
+        let on_node =
+            kube::api::ListParams::default().fields(&format!("spec.nodeName={node_name}"));
+        let pod = pods
+            .list(&on_node)
+            .await?
+            .items
+            .into_iter()
+            .next()
+            .with_context(|| format!("no tether-agent pod on {node_name}"))?;
+        let (name, uid) = (
+            pod.metadata.name.unwrap_or_default(),
+            pod.metadata.uid.unwrap_or_default(),
+        );
+        self.agent_client(json!({
+            "audiences": [],
+            "expirationSeconds": 3600,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": name, "uid": uid},
+        }))
+        .await
+    }
+
+    async fn agent_client(&self, token_spec: Value) -> anyhow::Result<kube::Client> {
         let accounts: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
-        let request: TokenRequest =
-            serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))?;
+        let request: TokenRequest = serde_json::from_value(json!({"spec": token_spec}))?;
         let token = accounts
             .create_token_request(TETHER_AGENT, &PostParams::default(), &request)
             .await
