@@ -7,6 +7,7 @@ pub mod binaries;
 pub mod cleanup;
 pub mod demo;
 pub mod docker;
+pub mod image;
 pub mod kind;
 pub mod node;
 pub mod phase;

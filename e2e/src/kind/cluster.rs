@@ -57,7 +57,13 @@ impl KindCluster {
             .join("..")
             .canonicalize()
             .context("locating the repository")?;
-        let config = with_nodes(KindConfig::in_repo(&root), &spec);
+        let mut config = with_nodes(KindConfig::in_repo(&root), &spec);
+        let dry_run = std::env::var("TETHER_E2E_DRY_RUN").is_ok_and(|v| v == "1");
+        // Without the Nix-built image loaded, build one from the workspace's binaries.
+        if !dry_run && crate::docker::docker(&["image", "inspect", &config.image]).is_err() {
+            let work = config.work_dir.join("image");
+            config.image = blocking(|| super::image::build(&crate::binaries::build()?, &work))?;
+        }
         let backend = KindBackend::from_env(config)?;
         Self::up_with(spec, backend).await
     }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod files;
+pub mod image;
 pub mod plan;
 pub mod preflight;
 pub mod versions;
