@@ -139,6 +139,7 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
     within_token_bucket(&requests, CLIENT_QPS, CLIENT_BURST).unwrap();
 
     // Server-side: after a 429, the same request came back no sooner than Retry-After.
+    let mut retries = 0;
     for (i, rejected) in requests.iter().enumerate() {
         if rejected.code != 429 {
             continue;
@@ -154,7 +155,17 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
                 rejected.verb,
                 rejected.uri
             );
+            retries += 1;
         }
     }
+    assert!(
+        retries > 0,
+        "no throttled request was ever sent again: the Retry-After check proves nothing"
+    );
+    eprintln!(
+        "[e2e] {} agent requests, {} answered 429, {retries} retries checked",
+        requests.len(),
+        throttled.len()
+    );
     cluster.down().await.unwrap();
 }
