@@ -156,32 +156,9 @@ pub fn host_veth_in_result(result: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// One request as the API server's audit log has it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// Time it arrived.
-    pub time: chrono::DateTime<chrono::Utc>,
-    /// Authenticated user.
-    pub user: String,
-    /// Verb.
-    pub verb: String,
-    /// API group.
-    pub api_group: String,
-    /// Resource.
-    pub resource: String,
-    /// Subresource.
-    pub subresource: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Object name.
-    pub name: String,
-    /// Request URI.
-    pub uri: String,
-    /// Response code.
-    pub code: u16,
-    /// User-Agent.
-    pub user_agent: String,
-}
+/// One request as the API server's audit log has it: the sim's own record, which the kind
+/// backend fills from the real server's audit.k8s.io/v1 events.
+pub use crate::sim::apiserver::AuditEvent as Request;
 
 /// A cluster on one of the backends. Dropping it tears everything down.
 pub enum Cluster {

@@ -31,12 +31,12 @@ fn agent_requests(audit: &[Request]) -> Vec<&Request> {
         .iter()
         .filter(|r| r.user == AGENT_USER && r.user_agent.starts_with("tether-agent/"))
         .collect();
-    requests.sort_by_key(|r| r.time);
+    requests.sort_by_key(|r| r.arrived());
     requests
 }
 
 fn seconds(a: &Request, b: &Request) -> f64 {
-    (b.time - a.time).as_seconds_f64()
+    (b.arrived().expect("audit time") - a.arrived().expect("audit time")).as_seconds_f64()
 }
 
 /// Whether the arrival times fit a token bucket of `qps` and `burst`: no window holds more

@@ -467,11 +467,17 @@ async fn set_agent_rate(
 pub fn parse_audit_event(line: &str) -> anyhow::Result<Request> {
     let e: Value = serde_json::from_str(line).context("an audit log line is not JSON")?;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let time = text(&e["requestReceivedTimestamp"]);
+    chrono::DateTime::parse_from_rfc3339(&time)
+        .with_context(|| format!("audit event time {time:?}"))?;
+    let groups = e["user"]["groups"]
+        .as_array()
+        .map(|g| g.iter().map(text).collect())
+        .unwrap_or_default();
     Ok(Request {
-        time: text(&e["requestReceivedTimestamp"])
-            .parse()
-            .context("audit event time")?,
+        time,
         user: text(&e["user"]["username"]),
+        groups,
         verb: text(&e["verb"]),
         api_group: text(&e["objectRef"]["apiGroup"]),
         resource: text(&e["objectRef"]["resource"]),
@@ -549,7 +555,11 @@ mod tests {
             (r.code, r.user_agent.as_str(), r.namespace.as_str()),
             (200, "tether-agent/0.1.0", "")
         );
-        assert_eq!(r.time.to_rfc3339(), "2026-11-26T07:00:43.249104+00:00");
+        assert_eq!(
+            r.arrived().unwrap().to_rfc3339(),
+            "2026-11-26T07:00:43.249104+00:00"
+        );
+        assert_eq!(r.groups, vec!["system:serviceaccounts".to_string()]);
         assert!(
             parse_audit_event("{}").is_err(),
             "an event without a time is refused"

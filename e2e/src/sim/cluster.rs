@@ -340,25 +340,7 @@ impl SimCluster {
 
     /// The audit log so far.
     pub fn audit(&self) -> Vec<Request> {
-        self.server()
-            .audit_events()
-            .into_iter()
-            .map(|e| Request {
-                time: chrono::DateTime::parse_from_rfc3339(&e.time)
-                    .map(|t| t.to_utc())
-                    .unwrap_or_default(),
-                user: e.user,
-                verb: e.verb,
-                api_group: e.api_group,
-                resource: e.resource,
-                subresource: e.subresource,
-                namespace: e.namespace,
-                name: e.name,
-                uri: e.uri,
-                code: e.code,
-                user_agent: e.user_agent,
-            })
-            .collect()
+        self.server().audit_events()
     }
 
     /// API Priority and Fairness for `user`.

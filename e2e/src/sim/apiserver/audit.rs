@@ -38,6 +38,15 @@ pub struct AuditEvent {
     pub user_agent: String,
 }
 
+impl AuditEvent {
+    /// When the request arrived; `None` if `time` is not RFC 3339.
+    pub fn arrived(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(&self.time)
+            .ok()
+            .map(|t| t.to_utc())
+    }
+}
+
 /// The log.
 #[derive(Clone, Default)]
 pub struct AuditLog {
