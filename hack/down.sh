@@ -27,7 +27,7 @@ case $mode in
     if ((!DRY_RUN)); then
       timeout=${TETHER_DEMO_TIMEOUT:-60} waited=0
       while kill -0 "$pid" 2>/dev/null; do
-        ((waited < timeout)) || die "tether-sim (pid $pid) did not exit within ${timeout}s of SIGTERM; see $DEMO_DIR/log"
+        ((waited < timeout)) || die "tether-demo (pid $pid) did not exit within ${timeout}s of SIGTERM; see $DEMO_DIR/log"
         sleep 1
         waited=$((waited + 1))
       done

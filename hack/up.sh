@@ -50,9 +50,9 @@ if [[ $running != none && $running != "$mode" ]]; then
 fi
 
 sim_steps() {
-  DRY_RUN=1 run cargo build -q -p e2e --bin tether-sim
-  printf 'nohup %q demo --dir %q >%q 2>&1 &   # pid in %q\n' \
-    "$TARGET_DIR/debug/tether-sim" "$DEMO_DIR" "$DEMO_DIR/log" "$DEMO_DIR/pid"
+  DRY_RUN=1 run cargo build -q -p e2e --bin tether-demo
+  printf 'nohup %q --dir %q >%q 2>&1 &   # pid in %q\n' \
+    "$TARGET_DIR/debug/tether-demo" "$DEMO_DIR" "$DEMO_DIR/log" "$DEMO_DIR/pid"
   printf 'wait for %q (at most %ss)\n' "$DEMO_DIR/ready" "${TETHER_DEMO_TIMEOUT:-300}"
 }
 
@@ -78,11 +78,11 @@ up_sim() {
   fi
   if ! sim_pid >/dev/null; then
     rm -f "$DEMO_DIR/ready" "$DEMO_DIR/pid"
-    say "building tether-sim"
-    run cargo build -q -p e2e --bin tether-sim
+    say "building tether-demo"
+    run cargo build -q -p e2e --bin tether-demo
     say "starting the sim demo (log: $DEMO_DIR/log)"
     echo sim >"$DEMO_DIR/mode"
-    nohup "$TARGET_DIR/debug/tether-sim" demo --dir "$DEMO_DIR" >"$DEMO_DIR/log" 2>&1 &
+    nohup "$TARGET_DIR/debug/tether-demo" --dir "$DEMO_DIR" >"$DEMO_DIR/log" 2>&1 &
     echo $! >"$DEMO_DIR/pid"
   fi
   local timeout=${TETHER_DEMO_TIMEOUT:-300} waited=0
@@ -90,9 +90,9 @@ up_sim() {
   until [[ -f $DEMO_DIR/ready ]]; do
     if ! sim_pid >/dev/null; then
       tail -n 30 "$DEMO_DIR/log" >&2 || true
-      die "tether-sim exited before it was ready; its log is $DEMO_DIR/log"
+      die "tether-demo exited before it was ready; its log is $DEMO_DIR/log"
     fi
-    ((waited < timeout)) || die "tether-sim was not ready after ${timeout}s; see $DEMO_DIR/log (hack/down.sh stops it)"
+    ((waited < timeout)) || die "tether-demo was not ready after ${timeout}s; see $DEMO_DIR/log (hack/down.sh stops it)"
     sleep 1
     waited=$((waited + 1))
   done

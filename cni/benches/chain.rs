@@ -18,11 +18,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cni::runtime::NetworkList;
 use serde_json::json;
 use support::agent::{Agent, Behaviour};
 use support::runtime::{Attachment, ChainExt, PLUGIN_DIR, tether_binary};
 use support::{Node, camera_profile};
+use testkit::cni_runtime::NetworkList;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

@@ -12,6 +12,5 @@ pub mod delegate;
 pub mod error;
 pub mod invocation;
 pub mod protocol;
-pub mod runtime;
 pub mod spec;
 pub mod state;

@@ -4,11 +4,11 @@
 
 mod support;
 
-use cni::runtime::Exec;
 use serde_json::{Value, json};
 use support::agent::{Agent, Behaviour};
 use support::runtime::{ExecExt, exec, tether_binary};
 use support::{Node, camera_profile};
+use testkit::cni_runtime::Exec;
 
 fn env(command: &str) -> Vec<(&'static str, String)> {
     vec![

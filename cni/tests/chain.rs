@@ -21,8 +21,8 @@ struct Applied {
     ifb: String,
 }
 
-fn assert_camera_applied(node: &Node, result: &Value, netns: &str) -> Applied {
-    let veth = host_veth(result, &node.bridge);
+fn assert_camera_applied(result: &Value, netns: &str) -> Applied {
+    let veth = host_veth(result);
     assert_eq!(
         tbf_rate_bits(&veth),
         Some(10_000_000),
@@ -46,7 +46,7 @@ fn add_applies_the_profile_and_del_removes_every_trace() {
     let (netns, pod) = node.pod("cam");
 
     let result = chain.add_ok(&pod);
-    let applied = assert_camera_applied(&node, &result, &netns.name);
+    let applied = assert_camera_applied(&result, &netns.name);
     // The result is the main plugin's, passed through in the list's version.
     assert_eq!(result["cniVersion"], "1.0.0");
     assert_eq!(result["interfaces"][2]["name"], "eth0");
@@ -106,7 +106,7 @@ fn results_in_0_3_1_keep_their_version() {
     let result = chain.add_ok(&pod);
     assert_eq!(result["cniVersion"], "0.3.1");
     assert_eq!(result["ips"][0]["version"], "4");
-    let applied = assert_camera_applied(&node, &result, &netns.name);
+    let applied = assert_camera_applied(&result, &netns.name);
     chain.del(&pod, Some(&result)).unwrap();
     assert!(!host_link_exists(&applied.ifb));
     assert!(node.state_files().is_empty());
@@ -125,7 +125,7 @@ fn no_matching_profile_passes_prev_result_through_untouched() {
     let out = chain.tether(&pod.env("ADD"), Some(&prev), json!({}));
     assert!(out.success, "{out:?}");
     assert_eq!(out.json(), prev);
-    assert_eq!(tbf_rate_bits(&host_veth(&prev, &node.bridge)), None);
+    assert_eq!(tbf_rate_bits(&host_veth(&prev)), None);
     assert_eq!(mtu_in(&netns.name, "eth0"), 1500);
     // The record says ADD ran with no profile, so CHECK and DEL know the attachment.
     assert_eq!(node.state_files().len(), 1);
@@ -137,7 +137,7 @@ fn no_matching_profile_passes_prev_result_through_untouched() {
 fn agent_failure(
     behaviour: Option<Behaviour>,
     policy: &str,
-) -> (Node, cni::runtime::Exec, Option<Agent>) {
+) -> (Node, testkit::cni_runtime::Exec, Option<Agent>) {
     let node = Node::new();
     let agent = behaviour.map(|b| Agent::start(&node.socket(), b));
     let chain = node.chain(
@@ -147,10 +147,10 @@ fn agent_failure(
     let (_netns, pod) = node.pod("x");
     let outcome = match chain.add(&pod) {
         Ok((result, _)) => {
-            let veth = host_veth(&result, &node.bridge);
+            let veth = host_veth(&result);
             assert_eq!(tbf_rate_bits(&veth), None, "no profile may be applied");
             chain.del(&pod, Some(&result)).unwrap();
-            cni::runtime::Exec {
+            testkit::cni_runtime::Exec {
                 success: true,
                 stdout: result.to_string(),
                 stderr: String::new(),
@@ -251,15 +251,15 @@ fn del_twice_and_del_after_the_namespace_is_gone_succeed() {
 
     let (_netns, pod) = node.pod("twice");
     let result = chain.add_ok(&pod);
-    let ifb = redirect_target(&host_veth(&result, &node.bridge)).unwrap();
+    let ifb = redirect_target(&host_veth(&result)).unwrap();
     chain.del(&pod, Some(&result)).unwrap();
     chain.del(&pod, Some(&result)).unwrap();
     assert!(!host_link_exists(&ifb));
 
     let (netns, pod) = node.pod("gone");
     let result = chain.add_ok(&pod);
-    let ifb = redirect_target(&host_veth(&result, &node.bridge)).unwrap();
-    netns.delete();
+    let ifb = redirect_target(&host_veth(&result)).unwrap();
+    netns.delete().unwrap_or_else(|e| panic!("{e}"));
     chain
         .del(&pod, Some(&result))
         .unwrap_or_else(|e| panic!("DEL after netns deletion: {e}"));
@@ -355,8 +355,8 @@ fn gc_forgets_and_undoes_attachments_the_runtime_no_longer_has() {
     let (_ns2, drop_me) = node.pod("drop");
     let kept = chain.add_ok(&keep);
     let dropped = chain.add_ok(&drop_me);
-    let kept_ifb = redirect_target(&host_veth(&kept, &node.bridge)).unwrap();
-    let dropped_ifb = redirect_target(&host_veth(&dropped, &node.bridge)).unwrap();
+    let kept_ifb = redirect_target(&host_veth(&kept)).unwrap();
+    let dropped_ifb = redirect_target(&host_veth(&dropped)).unwrap();
 
     let gc = node.chain("1.1.0", json!({}));
     let env = vec![
@@ -402,7 +402,7 @@ fn a_failing_delegate_is_rolled_back_and_leaves_no_state() {
     let chain = node.chain("1.0.0", json!({}));
     let (_netns, pod) = node.pod("rollback");
     let prev = chain.main_add(&pod);
-    let veth = host_veth(&prev, &node.bridge);
+    let veth = host_veth(&prev);
     let out = chain.tether(&pod.env("ADD"), Some(&prev), json!({}));
     assert!(!out.success, "{out:?}");
     assert!(
@@ -470,7 +470,7 @@ fn a_1_1_0_list_runs_delegates_at_1_0_0_and_reports_the_mtu() {
     let result = out.json();
     assert_eq!(result["cniVersion"], "1.1.0");
     assert_eq!(result["interfaces"][2]["mtu"], 1400, "{result}");
-    assert_camera_applied(&node, &prev, &netns.name);
+    assert_camera_applied(&prev, &netns.name);
     let check = chain.tether(&pod.env("CHECK"), Some(&result), json!({}));
     assert!(check.success, "{check:?}");
     let del = chain.tether(&pod.env("DEL"), Some(&result), json!({}));

@@ -15,68 +15,18 @@ use std::time::Duration;
 use cni::protocol::{AddResponse, Bandwidth, ProfileRef, Source};
 use serde_json::{Value, json};
 
-use cni::runtime::NetworkList;
 use runtime::Attachment;
+use testkit::cni_runtime::NetworkList;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
-/// Whether privileged tests can run; under `CI=true` not being root is a failure.
+/// Whether privileged tests can run (root and the plugins); under `CI=true` not being able
+/// to is a failure.
 pub fn privileged() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    let have_plugins = Path::new(runtime::PLUGIN_DIR).join("bandwidth").exists();
-    if root && have_plugins {
-        return true;
-    }
-    let why = if root {
-        "containernetworking-plugins are not installed"
-    } else {
-        "not root"
-    };
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "privileged test skipped under CI=true: {why}"
-    );
-    eprintln!("skipped: {why}");
-    false
+    testkit::require::root_with_plugins(Path::new(runtime::PLUGIN_DIR))
 }
 
-fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().unwrap();
-    assert!(status.success(), "ip {args:?}");
-}
-
-/// A network namespace, deleted on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn new(name: String) -> Netns {
-        ip(&["netns", "add", &name]);
-        Netns { name }
-    }
-
-    pub fn path(&self) -> String {
-        format!("/var/run/netns/{}", self.name)
-    }
-
-    /// Deletes it now, as a runtime does when a sandbox dies before DEL.
-    pub fn delete(&self) {
-        ip(&["netns", "del", &self.name]);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
-    }
-}
+pub use testkit::netns::Netns;
 
 /// One test's node: its own bridge, subnet, IPAM and tether state directories, agent socket.
 pub struct Node {
@@ -178,7 +128,8 @@ impl Node {
             "tether-it-{}-{}-{name}",
             std::process::id(),
             self.id
-        ));
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
         let container_id = format!("c{}x{}x{name}", std::process::id(), self.id);
         let attachment = Attachment {
             args: Attachment::kubernetes_args(

@@ -1,13 +1,13 @@
-//! The plugin chain as a runtime runs it ([`cni::runtime`]), plus what the tests ask of a
+//! The plugin chain as a runtime runs it (`testkit::cni_runtime`), plus what the tests ask of a
 //! plugin run.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cni::runtime::{self, Exec, NetworkList};
 use serde_json::Value;
+use testkit::cni_runtime::{self as runtime, Exec, NetworkList};
 
-pub use cni::runtime::Attachment;
+pub use testkit::cni_runtime::Attachment;
 
 /// Where Debian's containernetworking-plugins live.
 pub const PLUGIN_DIR: &str = "/usr/lib/cni";

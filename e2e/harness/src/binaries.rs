@@ -1,0 +1,54 @@
+//! The compiled binaries the node image is built from: the workspace's own, built with the
+//! profile the tests run with, so a test always runs the code it was compiled with.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::sim::image::Binaries;
+
+/// The profile directory (`target/debug`, `target/release`) of the running test binary.
+fn profile_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the test binary")?;
+    // target/<profile>/deps/<test> or target/<profile>/<bin>
+    let dir = exe.parent().context("test binary has no directory")?;
+    Ok(if dir.ends_with("deps") {
+        dir.parent().unwrap_or(dir).to_path_buf()
+    } else {
+        dir.to_path_buf()
+    })
+}
+
+/// Builds (a no-op when fresh) and locates `tether-agent`, `tether-cni` and `tether-node`.
+pub fn build() -> anyhow::Result<Binaries> {
+    let dir = profile_dir()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build", "--quiet", "-p", "agent", "-p", "cni", "-p", "e2e", "--bins",
+    ]);
+    if dir.file_name().is_some_and(|p| p == "release") {
+        cmd.arg("--release");
+    }
+    let manifest = testkit::repo::root().join("Cargo.toml");
+    let status = cmd
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .status()
+        .with_context(|| format!("running {cargo:?} build"))?;
+    if !status.success() {
+        bail!("cargo build of the node binaries failed ({status})");
+    }
+    let bins = Binaries {
+        agent: dir.join("tether-agent"),
+        cni: dir.join("tether-cni"),
+        node: dir.join("tether-node"),
+    };
+    for bin in [&bins.agent, &bins.cni, &bins.node] {
+        if !bin.is_file() {
+            bail!("{} was not built", bin.display());
+        }
+    }
+    Ok(bins)
+}

@@ -1,9 +1,0 @@
-//! The `sim` backend: edge nodes as Docker containers built locally, the control plane an
-//! in-process Kubernetes API double.
-
-pub mod apiserver;
-pub mod cluster;
-pub mod image;
-pub mod node;
-
-pub use cluster::SimCluster;
