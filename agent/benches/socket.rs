@@ -14,8 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent::profile::{BandwidthSpec, NetworkProfile, NetworkProfileSpec};
-use agent::store::{NodeInfo, Origin, PodInfo, Store};
+use agent::profile::crd::{BandwidthSpec, NetworkProfile, NetworkProfileSpec};
+use agent::state::records::{NodeInfo, Origin, PodInfo};
+use agent::state::store::Store;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
@@ -172,7 +173,7 @@ fn main() {
         Origin::Live,
     );
     assert_eq!(store.counts(), (PODS, PROFILES, 0));
-    agent::cache::save(&store, &agent::cache::path(&state)).unwrap();
+    agent::state::cache::save(&store, &agent::state::cache::path(&state)).unwrap();
     // In process: the cost of resolving one pod against 1,000 profiles, without any I/O.
     let rounds = if full { 200 } else { 2 };
     let begin = Instant::now();

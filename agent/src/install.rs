@@ -221,5 +221,4 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-#[path = "install_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
-//! `tether-agent run`: wiring of the store, cache, socket server, watches, reporting and
-//! operations endpoint, and the graceful stop on SIGTERM.
+//! `tether-agent run`: logging, then the wiring of the store, cache, socket server, watches,
+//! reporting and operations endpoint, and the graceful stop on SIGTERM.
 //!
 //! Order matters for edge autonomy: the disk cache is loaded and the socket bound before the
 //! API server is contacted, so pods get answers (from the cache, else defaults) whether or not
@@ -13,22 +13,24 @@ use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-use crate::cli::RunArgs;
-use crate::client::{self, Limits};
+use crate::api::client::{self, Limits};
+use crate::api::report::{self, KubeSink};
+use crate::api::watches;
+use crate::cli::{LogFormat, RunArgs};
 use crate::metrics::Metrics;
-use crate::ops::{self, Ops};
-use crate::outbox::Outbox;
-use crate::report::{self, KubeSink};
-use crate::server::{self, ServerConfig};
-use crate::store::{Feed, Kind, Origin, Store};
-use crate::{cache, watch as watches};
+use crate::serve::ops::{self, Ops};
+use crate::serve::socket::{self, ServerConfig};
+use crate::state::cache;
+use crate::state::outbox::Outbox;
+use crate::state::records::{Feed, Kind, Origin};
+use crate::state::store::Store;
 
 /// How often, at most, the cache is rewritten and status drift is looked at.
 const SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs the agent until SIGTERM or SIGINT.
 pub fn main(args: RunArgs) -> anyhow::Result<()> {
-    ops::init_logging(args.log_format);
+    init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -64,7 +66,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(e) = damaged {
         tracing::warn!(error = %e, "outbox file ignored");
     }
-    let listener = server::bind(&args.socket)
+    let listener = socket::bind(&args.socket)
         .with_context(|| format!("binding the socket {}", args.socket.display()))?;
     let ops_listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
@@ -76,7 +78,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         required_uid: 0,
     };
-    let server = tokio::spawn(server::serve(
+    let server = tokio::spawn(socket::serve(
         listener,
         store.clone(),
         config,
@@ -133,6 +135,22 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&args.socket);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Sets up `tracing` with `RUST_LOG` in the chosen format. The default is `info`, without
+/// kube's per-request error lines: the watch loop logs each failure once with its resource.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,kube_client::client::builder=off")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

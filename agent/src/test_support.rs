@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::profile::{NetworkProfile, NetworkProfileSpec, NetworkProfileStatus, NodeStatus};
-use crate::store::{NodeInfo, PodInfo};
+use crate::profile::crd::{NetworkProfile, NetworkProfileSpec, NetworkProfileStatus, NodeStatus};
+use crate::state::records::{NodeInfo, PodInfo};
 
 /// Labels from pairs.
 pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -84,14 +84,14 @@ pub fn mock_client(
         http::Request<kube::client::Body>,
         http::Response<kube::client::Body>,
     >();
-    let limits = crate::client::Limits {
+    let limits = crate::api::client::Limits {
         qps: 1000.0,
         burst: 1000,
         throttled: Default::default(),
         retried,
     };
     (
-        crate::client::with_layers(
+        crate::api::client::with_layers(
             kube::client::ClientBuilder::new(service, "default"),
             &limits,
         ),

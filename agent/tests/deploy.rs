@@ -149,7 +149,7 @@ fn openyurt_values_make_yurthub_cache_the_agent() {
     )
     .unwrap();
     assert_eq!(values["cacheAgents"], "tether-agent");
-    let ua = agent::client::USER_AGENT_VALUE.to_lowercase();
+    let ua = agent::api::client::USER_AGENT_VALUE.to_lowercase();
     assert_eq!(
         ua.split('/').next(),
         Some("tether-agent"),

@@ -1,0 +1,266 @@
+//! The socket server on a real Unix socket in a temporary directory: answers, malformed and
+//! oversized requests, deadlines, the connection limit, the peer uid check and the wait for a pod.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+use crate::state::records::{Feed, Origin};
+use crate::test_support::{node, pod, profile};
+
+struct Running {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        self.task.abort();
+    }
+}
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        pod_wait: Duration::from_secs(5),
+        connection_timeout: Duration::from_millis(300),
+        max_connections: 8,
+        required_uid: 0,
+    }
+}
+
+fn start(store: Arc<Store>, config: ServerConfig) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run").join("agent.sock");
+    let listener = bind(&path).unwrap();
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(serve(
+        listener,
+        store,
+        config,
+        Arc::new(Metrics::default()),
+        None,
+        rx,
+    ));
+    Running {
+        _dir: dir,
+        path,
+        stop,
+        task,
+    }
+}
+
+async fn raw(path: &Path, request: &[u8]) -> (u16, String) {
+    let mut s = UnixStream::connect(path).await.unwrap();
+    // A refused peer sees a reset; the test then checks that nothing was answered.
+    let _ = s.write_all(request).await;
+    let mut bytes = Vec::new();
+    let _ = s.read_to_end(&mut bytes).await;
+    let out = String::from_utf8_lossy(&bytes).into_owned();
+    let status = out.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+async fn post(path: &Path, body: &str) -> (u16, String) {
+    let req = format!(
+        "POST {ADD_PATH} HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    raw(path, req.as_bytes()).await
+}
+
+const ADD: &str = r#"{"containerId":"c1","ifname":"eth0","netns":"/var/run/netns/x","podNamespace":"ns","podName":"p","podUid":"u"}"#;
+
+fn camera_store() -> Arc<Store> {
+    let store = Store::new("edge-1");
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Live);
+    store.set_node(Some(node(&[])), Origin::Live);
+    store.replace_pods(
+        vec![pod("ns", "p", "u", &[("app", "camera")])],
+        Origin::Live,
+    );
+    store
+}
+
+#[tokio::test]
+async fn socket_is_private_and_answers_health_and_add() {
+    let srv = start(camera_store(), config());
+    assert_eq!(
+        std::fs::metadata(&srv.path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (status, body) = raw(
+        &srv.path,
+        b"GET /v1/healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&srv.path, ADD).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: AddResponse = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            answer.source,
+            answer.mtu,
+            answer.profile.unwrap().name.as_str()
+        ),
+        (Source::Live, Some(1400), "cam")
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_get_4xx_json_and_change_nothing() {
+    let store = camera_store();
+    let srv = start(store.clone(), config());
+    let before = store.counts();
+    for (body, want) in [
+        ("{not json", 400),
+        (r#"{"containerId":"c"}"#, 400),
+        (
+            r#"{"containerId":"c","ifname":"eth0","netns":"n","podNamespace":"ns","podName":1}"#,
+            400,
+        ),
+        (
+            r#"{"containerId":"c","ifname":"eth0","netns":"n","podNamespace":"","podName":"p"}"#,
+            400,
+        ),
+    ] {
+        let (status, resp) = post(&srv.path, body).await;
+        assert_eq!(status, want, "{body} -> {resp}");
+        assert!(serde_json::from_str::<ErrorBody>(&resp).is_ok(), "{resp}");
+    }
+    let (status, _) = raw(
+        &srv.path,
+        b"GET /v1/cni/add HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 405);
+    let (status, _) = raw(
+        &srv.path,
+        b"GET /nope HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(store.counts(), before);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_declared_or_chunked() {
+    let srv = start(camera_store(), config());
+    let big = "x".repeat(MAX_BODY + 1);
+    assert_eq!(post(&srv.path, &big).await.0, 413);
+    let chunked = format!(
+        "POST {ADD_PATH} HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+        big.len()
+    );
+    assert_eq!(raw(&srv.path, chunked.as_bytes()).await.0, 413);
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_others_still_served() {
+    let srv = start(camera_store(), config());
+    let mut slow = UnixStream::connect(&srv.path).await.unwrap();
+    slow.write_all(b"POST /v1/cni/add HTTP/1.1\r\nHost: a\r\n")
+        .await
+        .unwrap();
+    assert_eq!(post(&srv.path, ADD).await.0, 200);
+    let mut rest = Vec::new();
+    let n = slow.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(
+        n, 0,
+        "the server closes a stalled request without answering"
+    );
+}
+
+#[tokio::test]
+async fn peers_with_another_uid_are_refused() {
+    let srv = start(
+        camera_store(),
+        ServerConfig {
+            required_uid: 4242,
+            ..config()
+        },
+    );
+    let (status, body) = post(&srv.path, ADD).await;
+    assert_eq!((status, body.as_str()), (0, ""));
+}
+
+#[tokio::test]
+async fn unknown_pod_waits_for_the_store_then_answers_live() {
+    let store = camera_store();
+    store.set_pod_feed(Feed::Live);
+    let srv = start(store.clone(), config());
+    let late = r#"{"containerId":"c2","ifname":"eth0","netns":"n","podNamespace":"ns","podName":"late","podUid":"u2"}"#;
+    let query = tokio::spawn({
+        let path = srv.path.clone();
+        async move { post(&path, late).await }
+    });
+    store.upsert_pod(pod("ns", "late", "u2", &[("app", "camera")]));
+    let (status, body) = query.await.unwrap();
+    assert_eq!(status, 200);
+    let answer: AddResponse = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer.profile.map(|p| p.name), Some("cam".into()));
+}
+
+#[tokio::test]
+async fn unknown_pod_gets_defaults_at_the_deadline_or_at_once_when_the_watch_is_down() {
+    let store = camera_store();
+    let srv = start(
+        store.clone(),
+        ServerConfig {
+            pod_wait: Duration::from_millis(50),
+            ..config()
+        },
+    );
+    let missing =
+        r#"{"containerId":"c","ifname":"eth0","netns":"n","podNamespace":"ns","podName":"ghost"}"#;
+    let (status, body) = post(&srv.path, missing).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<AddResponse>(&body).unwrap(),
+        AddResponse::default()
+    );
+    store.set_pod_feed(Feed::Down);
+    let answer = answer_waiting(
+        &store,
+        &serde_json::from_str(missing).unwrap(),
+        Duration::from_secs(3600),
+    )
+    .await;
+    assert_eq!(answer.source, Source::Default);
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_slot() {
+    let srv = start(
+        camera_store(),
+        ServerConfig {
+            max_connections: 1,
+            ..config()
+        },
+    );
+    let mut slow = UnixStream::connect(&srv.path).await.unwrap();
+    slow.write_all(b"POST /v1/cni/add HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // The only slot is held by the stalled connection until its deadline; the next query is
+    // answered only after that, so by then the stalled one must already be closed.
+    let (status, _) = post(&srv.path, ADD).await;
+    assert_eq!(status, 200);
+    // A non-blocking read sees the kernel's state now: EOF if closed, WouldBlock if still open.
+    let mut slow = slow.into_std().unwrap();
+    slow.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(std::io::Read::read(&mut slow, &mut buf), Ok(0)),
+        "the stalled connection was closed before the next was served"
+    );
+}

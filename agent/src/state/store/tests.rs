@@ -1,0 +1,122 @@
+//! The store: answers and their source, pod identity by uid, change notifications, invalid
+//! profiles and status drift.
+
+use cni::protocol::Source;
+
+use super::*;
+use crate::test_support::{node, pod, profile, with_status};
+
+#[test]
+fn unknown_pod_has_no_answer() {
+    let store = Store::new("edge-1");
+    assert_eq!(store.answer("ns", "p", ""), None);
+}
+
+#[test]
+fn answers_are_cache_until_every_resource_is_live() {
+    let store = Store::new("edge-1");
+    store.replace_profiles(vec![profile("cam", 3, 1, "camera", 1400)], Origin::Cache);
+    store.replace_pods(
+        vec![pod("ns", "p", "u1", &[("app", "camera")])],
+        Origin::Live,
+    );
+    store.set_node(Some(node(&[])), Origin::Live);
+    let a = store.answer("ns", "p", "u1").unwrap();
+    assert_eq!(
+        (a.source, a.mtu, a.profile.as_ref().map(|p| p.generation)),
+        (Source::Cache, Some(1400), Some(3))
+    );
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1300)], Origin::Live);
+    let a = store.answer("ns", "p", "u1").unwrap();
+    assert_eq!((a.source, a.mtu), (Source::Live, Some(1300)));
+    assert_eq!(a.validate(), Ok(()));
+}
+
+#[test]
+fn a_pod_without_a_matching_profile_gets_an_empty_answer() {
+    let store = Store::new("edge-1");
+    store.replace_profiles(vec![profile("cam", 1, 1, "camera", 1400)], Origin::Live);
+    store.upsert_pod(pod("ns", "web", "u", &[("app", "web")]));
+    let a = store.answer("ns", "web", "").unwrap();
+    assert_eq!(a.profile, None);
+    assert!(!a.has_settings());
+}
+
+#[test]
+fn a_different_uid_is_a_different_pod() {
+    let store = Store::new("edge-1");
+    store.upsert_pod(pod("ns", "p", "old", &[]));
+    assert!(store.answer("ns", "p", "new").is_none());
+    assert!(store.answer("ns", "p", "old").is_some());
+    store.remove_pod("ns", "p");
+    assert!(store.answer("ns", "p", "").is_none());
+}
+
+#[test]
+fn every_change_wakes_subscribers() {
+    let store = Store::new("edge-1");
+    let mut rx = store.subscribe();
+    assert!(!rx.has_changed().unwrap());
+    store.upsert_pod(pod("ns", "p", "u", &[]));
+    assert!(rx.has_changed().unwrap());
+    rx.mark_unchanged();
+    store.set_pod_feed(Feed::Down);
+    assert!(rx.has_changed().unwrap());
+    assert!(!store.pods_may_arrive());
+}
+
+#[test]
+fn invalid_profiles_are_kept_aside() {
+    let store = Store::new("edge-1");
+    store.replace_profiles(
+        vec![
+            profile("bad", 1, 9, "camera", 42),
+            profile("good", 1, 1, "camera", 1400),
+        ],
+        Origin::Live,
+    );
+    store.upsert_pod(pod("ns", "p", "u", &[("app", "camera")]));
+    assert_eq!(store.rejected().len(), 1);
+    assert_eq!(
+        store.answer("ns", "p", "").unwrap().profile.unwrap().name,
+        "good"
+    );
+}
+
+#[test]
+fn status_drift_lists_profiles_to_report() {
+    let store = Store::new("edge-1");
+    store.replace_profiles(
+        vec![
+            profile("cam", 2, 1, "camera", 1400),
+            with_status(profile("gone", 5, 1, "gone", 1400), "edge-1", 2, 4),
+            profile("unused", 1, 1, "nothing", 1400),
+            with_status(profile("synced", 1, 1, "db", 1400), "edge-1", 1, 1),
+        ],
+        Origin::Live,
+    );
+    store.replace_pods(
+        vec![
+            pod("ns", "a", "1", &[("app", "camera")]),
+            pod("ns", "b", "2", &[("app", "camera")]),
+            pod("ns", "c", "3", &[("app", "db")]),
+        ],
+        Origin::Live,
+    );
+    let drift = store.node_status_drift();
+    let names: Vec<&str> = drift.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["cam", "gone", "synced"]);
+    assert_eq!(
+        (
+            drift[0].1.matched_pods,
+            drift[0].1.observed_generation,
+            drift[0].2.is_none()
+        ),
+        (2, 2, true)
+    );
+    assert_eq!(
+        (drift[1].1.matched_pods, drift[1].1.observed_generation),
+        (0, 5)
+    );
+    assert_eq!(Some(&drift[2].1), drift[2].2.as_ref());
+}
