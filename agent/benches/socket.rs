@@ -163,14 +163,14 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let store = Store::new("edge-1");
-    store.replace_profiles((0..PROFILES).map(profile).collect(), Origin::Live);
-    store.replace_pods(pods(), Origin::Live);
+    store.replace_profiles((0..PROFILES).map(profile).collect(), Origin::Api);
+    store.replace_pods(pods(), Origin::Api);
     store.set_node(
         Some(NodeInfo {
             name: "edge-1".into(),
             labels: labels(&[("apps.openyurt.io/nodepool", "hangzhou".into())]),
         }),
-        Origin::Live,
+        Origin::Api,
     );
     assert_eq!(store.counts(), (PODS, PROFILES, 0));
     agent::state::cache::save(&store, &agent::state::cache::path(&state)).unwrap();

@@ -196,7 +196,8 @@ async fn connect_and_watch(
 }
 
 /// Rewrites the disk cache after changes, at most every [`SETTLE`], once something was listed
-/// live (so a failed start never overwrites a good cache with less), and at shutdown.
+/// from the API server (so a failed start never overwrites a good cache with less), and at
+/// shutdown.
 async fn save_cache_on_change(
     store: Arc<Store>,
     path: std::path::PathBuf,
@@ -204,10 +205,10 @@ async fn save_cache_on_change(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut changes = store.subscribe();
-    let live = |s: &Store| {
+    let listed_from_api = |s: &Store| {
         [Kind::Pods, Kind::Node, Kind::Profiles]
             .iter()
-            .any(|k| s.origin(*k) == Origin::Live)
+            .any(|k| s.origin(*k) == Origin::Api)
     };
     loop {
         let stopping = tokio::select! {
@@ -221,7 +222,7 @@ async fn save_cache_on_change(
             }
         }
         changes.mark_unchanged();
-        if live(&store) {
+        if listed_from_api(&store) {
             let (s, p) = (store.clone(), path.clone());
             match tokio::task::spawn_blocking(move || cache::save(&s, &p)).await {
                 Ok(Ok(())) => tracing::debug!(path = %path.display(), "disk cache written"),

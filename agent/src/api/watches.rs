@@ -120,8 +120,8 @@ pub fn apply_pods(store: &Store, event: Event<Pod>, listing: &mut Vec<Pod>) {
                 .drain(..)
                 .filter_map(|p| pod_info(&p, &node))
                 .collect();
-            store.replace_pods(pods, Origin::Live);
-            store.set_pod_feed(Feed::Live);
+            store.replace_pods(pods, Origin::Api);
+            store.set_pod_feed(Feed::Watching);
         }
         Event::Apply(p) => match pod_info(&p, &node) {
             Some(info) => store.upsert_pod(info),
@@ -145,16 +145,16 @@ pub fn apply_node(store: &Store, event: Event<Node>, listing: &mut Vec<Node>) {
         Event::InitApply(n) => listing.push(n),
         Event::InitDone => {
             let found = listing.drain(..).find_map(|n| node_info(&n, &node));
-            store.set_node(found, Origin::Live);
+            store.set_node(found, Origin::Api);
         }
         Event::Apply(n) => {
             if let Some(info) = node_info(&n, &node) {
-                store.set_node(Some(info), Origin::Live);
+                store.set_node(Some(info), Origin::Api);
             }
         }
         Event::Delete(n) => {
             if node_info(&n, &node).is_some() {
-                store.set_node(None, Origin::Live);
+                store.set_node(None, Origin::Api);
             }
         }
     }
@@ -172,7 +172,7 @@ pub fn apply_profiles(
             p.metadata.managed_fields = None;
             listing.push(p);
         }
-        Event::InitDone => store.replace_profiles(std::mem::take(listing), Origin::Live),
+        Event::InitDone => store.replace_profiles(std::mem::take(listing), Origin::Api),
         Event::Apply(mut p) => {
             p.metadata.managed_fields = None;
             store.upsert_profile(p);

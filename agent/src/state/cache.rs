@@ -58,7 +58,7 @@ pub enum Loaded {
     OtherNode(String),
 }
 
-/// Loads the cache into the store, for resources the live watch has not listed yet.
+/// Loads the cache into the store, for resources not yet listed from the API server.
 /// A damaged file is an error the caller reports; the store is left unchanged.
 pub fn load(store: &Store, path: &Path) -> Result<Loaded, FrameError> {
     let Some(c) = framed::read::<CacheContents>(path, MAGIC, FORMAT_VERSION)? else {
@@ -68,14 +68,14 @@ pub fn load(store: &Store, path: &Path) -> Result<Loaded, FrameError> {
         return Ok(Loaded::OtherNode(c.node_name));
     }
     let counts = (c.pods.len(), c.profiles.len());
-    if store.origin(Kind::Node) != Origin::Live {
-        store.set_node(c.node, Origin::Cache);
+    if store.origin(Kind::Node) != Origin::Api {
+        store.set_node(c.node, Origin::Disk);
     }
-    if store.origin(Kind::Pods) != Origin::Live {
-        store.replace_pods(c.pods, Origin::Cache);
+    if store.origin(Kind::Pods) != Origin::Api {
+        store.replace_pods(c.pods, Origin::Disk);
     }
-    if store.origin(Kind::Profiles) != Origin::Live {
-        store.replace_profiles(c.profiles, Origin::Cache);
+    if store.origin(Kind::Profiles) != Origin::Api {
+        store.replace_profiles(c.profiles, Origin::Disk);
     }
     Ok(Loaded::Loaded(counts.0, counts.1))
 }

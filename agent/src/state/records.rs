@@ -1,4 +1,5 @@
-//! The compact forms in which the agent keeps what it watches, and where each came from.
+//! The records the store keeps (a pod, the node) and, per watched resource, where its data
+//! currently comes from and how the pod watch is doing.
 
 use std::collections::BTreeMap;
 
@@ -27,16 +28,17 @@ pub struct NodeInfo {
     pub labels: BTreeMap<String, String>,
 }
 
-/// Where the data of one resource currently comes from.
+/// Where the data of one resource currently comes from. Answers are `source: live` (wire
+/// protocol) only when all three resources are [`Origin::Api`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Origin {
     /// Nothing known yet.
     #[default]
     Empty,
-    /// Loaded from the disk cache.
-    Cache,
-    /// Listed by the live watch of this process.
-    Live,
+    /// Loaded from the agent's disk cache, written by this or an earlier run.
+    Disk,
+    /// Listed from the API server by a watch of this process.
+    Api,
 }
 
 /// State of the pod watch, which decides whether waiting for a pod can help.
@@ -45,8 +47,8 @@ pub enum Feed {
     /// Still making the first connection.
     #[default]
     Connecting,
-    /// Listed and watching.
-    Live,
+    /// Listed, and watching for changes.
+    Watching,
     /// The last attempt failed; the watcher is backing off.
     Down,
 }

@@ -1,5 +1,5 @@
 //! What the agent knows: its node, the node's pods and the NetworkProfiles, whether each came
-//! from the live watch or the disk cache, and a change counter the socket server waits on.
+//! from the API server or the disk cache, and a change counter the socket server waits on.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -139,7 +139,7 @@ impl Store {
         self.write(|i| i.pod_feed = feed);
     }
 
-    /// Whether waiting for a missing pod can help: the pod watch is connecting or live.
+    /// Whether waiting for a missing pod can help: the pod watch is connecting or watching.
     pub fn pods_may_arrive(&self) -> bool {
         self.read(|i| i.pod_feed != Feed::Down)
     }
@@ -149,9 +149,10 @@ impl Store {
         self.read(|i| i.origins[slot(kind)])
     }
 
-    /// Whether every resource has been listed live by this process.
+    /// Whether every resource has been listed from the API server by this process: what the
+    /// wire protocol calls `live` (answers' `source`, healthz's `live`).
     pub fn is_live(&self) -> bool {
-        self.read(|i| i.origins.iter().all(|o| *o == Origin::Live))
+        self.read(all_from_api)
     }
 
     /// Profiles currently ignored as invalid.
@@ -172,7 +173,7 @@ impl Store {
             if !uid.is_empty() && pod.uid != uid {
                 return None;
             }
-            let source = if i.origins.iter().all(|o| *o == Origin::Live) {
+            let source = if all_from_api(i) {
                 Source::Live
             } else {
                 Source::Cache
@@ -239,6 +240,10 @@ impl Store {
             (i.node.clone(), pods, i.profiles.values().cloned().collect())
         })
     }
+}
+
+fn all_from_api(i: &Inner) -> bool {
+    i.origins.iter().all(|o| *o == Origin::Api)
 }
 
 fn recompile(i: &mut Inner) {

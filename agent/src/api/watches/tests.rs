@@ -41,7 +41,7 @@ fn relists_replace_pods_and_keep_only_this_nodes() {
     assert!(store.answer("ns", "stale", "").is_none());
     assert!(store.answer("ns", "b", "").is_none());
     assert_eq!(store.counts().0, 1);
-    assert_eq!(store.origin(Kind::Pods), Origin::Live);
+    assert_eq!(store.origin(Kind::Pods), Origin::Api);
     assert!(store.pods_may_arrive());
 }
 
@@ -185,6 +185,6 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
     assert_eq!(answer.source, cni::protocol::Source::Live);
     assert_eq!(answer.mtu, Some(1400));
     assert!(store.answer("ns", "theirs", "").is_none());
-    assert_eq!(store.origin(Kind::Node), Origin::Live);
+    assert_eq!(store.origin(Kind::Node), Origin::Api);
     watches.abort();
 }

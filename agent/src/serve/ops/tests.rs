@@ -6,7 +6,7 @@ use crate::test_support::pod;
 
 fn ops() -> Ops {
     let store = Store::new("edge-1");
-    store.replace_pods(vec![pod("ns", "p", "u", &[])], Origin::Cache);
+    store.replace_pods(vec![pod("ns", "p", "u", &[])], Origin::Disk);
     Ops {
         metrics: Arc::new(Metrics::default()),
         store,

@@ -81,12 +81,9 @@ const ADD: &str = r#"{"containerId":"c1","ifname":"eth0","netns":"/var/run/netns
 
 fn camera_store() -> Arc<Store> {
     let store = Store::new("edge-1");
-    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Live);
-    store.set_node(Some(node(&[])), Origin::Live);
-    store.replace_pods(
-        vec![pod("ns", "p", "u", &[("app", "camera")])],
-        Origin::Live,
-    );
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Api);
+    store.set_node(Some(node(&[])), Origin::Api);
+    store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
     store
 }
 
@@ -196,7 +193,7 @@ async fn peers_with_another_uid_are_refused() {
 #[tokio::test]
 async fn unknown_pod_waits_for_the_store_then_answers_live() {
     let store = camera_store();
-    store.set_pod_feed(Feed::Live);
+    store.set_pod_feed(Feed::Watching);
     let srv = start(store.clone(), config());
     let late = r#"{"containerId":"c2","ifname":"eth0","netns":"n","podNamespace":"ns","podName":"late","podUid":"u2"}"#;
     let query = tokio::spawn({

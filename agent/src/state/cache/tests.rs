@@ -11,12 +11,9 @@ use crate::test_support::{node, pod, profile};
 
 fn filled_store() -> std::sync::Arc<Store> {
     let store = Store::new("edge-1");
-    store.replace_profiles(vec![profile("cam", 2, 1, "camera", 1400)], Origin::Live);
-    store.replace_pods(
-        vec![pod("ns", "p", "u", &[("app", "camera")])],
-        Origin::Live,
-    );
-    store.set_node(Some(node(&[("pool", "hz")])), Origin::Live);
+    store.replace_profiles(vec![profile("cam", 2, 1, "camera", 1400)], Origin::Api);
+    store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
+    store.set_node(Some(node(&[("pool", "hz")])), Origin::Api);
     store
 }
 
@@ -48,10 +45,10 @@ fn live_data_is_not_overwritten_by_the_cache() {
     let file = path(dir.path());
     save(&filled_store(), &file).unwrap();
     let store = Store::new("edge-1");
-    store.replace_pods(vec![], Origin::Live);
+    store.replace_pods(vec![], Origin::Api);
     load(&store, &file).unwrap();
     assert_eq!(store.counts().0, 0);
-    assert_eq!(store.origin(Kind::Profiles), Origin::Cache);
+    assert_eq!(store.origin(Kind::Profiles), Origin::Disk);
 }
 
 #[test]

@@ -15,18 +15,18 @@ fn unknown_pod_has_no_answer() {
 #[test]
 fn answers_are_cache_until_every_resource_is_live() {
     let store = Store::new("edge-1");
-    store.replace_profiles(vec![profile("cam", 3, 1, "camera", 1400)], Origin::Cache);
+    store.replace_profiles(vec![profile("cam", 3, 1, "camera", 1400)], Origin::Disk);
     store.replace_pods(
         vec![pod("ns", "p", "u1", &[("app", "camera")])],
-        Origin::Live,
+        Origin::Api,
     );
-    store.set_node(Some(node(&[])), Origin::Live);
+    store.set_node(Some(node(&[])), Origin::Api);
     let a = store.answer("ns", "p", "u1").unwrap();
     assert_eq!(
         (a.source, a.mtu, a.profile.as_ref().map(|p| p.generation)),
         (Source::Cache, Some(1400), Some(3))
     );
-    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1300)], Origin::Live);
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1300)], Origin::Api);
     let a = store.answer("ns", "p", "u1").unwrap();
     assert_eq!((a.source, a.mtu), (Source::Live, Some(1300)));
     assert_eq!(a.validate(), Ok(()));
@@ -35,7 +35,7 @@ fn answers_are_cache_until_every_resource_is_live() {
 #[test]
 fn a_pod_without_a_matching_profile_gets_an_empty_answer() {
     let store = Store::new("edge-1");
-    store.replace_profiles(vec![profile("cam", 1, 1, "camera", 1400)], Origin::Live);
+    store.replace_profiles(vec![profile("cam", 1, 1, "camera", 1400)], Origin::Api);
     store.upsert_pod(pod("ns", "web", "u", &[("app", "web")]));
     let a = store.answer("ns", "web", "").unwrap();
     assert_eq!(a.profile, None);
@@ -73,7 +73,7 @@ fn invalid_profiles_are_kept_aside() {
             profile("bad", 1, 9, "camera", 42),
             profile("good", 1, 1, "camera", 1400),
         ],
-        Origin::Live,
+        Origin::Api,
     );
     store.upsert_pod(pod("ns", "p", "u", &[("app", "camera")]));
     assert_eq!(store.rejected().len(), 1);
@@ -93,7 +93,7 @@ fn status_drift_lists_profiles_to_report() {
             profile("unused", 1, 1, "nothing", 1400),
             with_status(profile("synced", 1, 1, "db", 1400), "edge-1", 1, 1),
         ],
-        Origin::Live,
+        Origin::Api,
     );
     store.replace_pods(
         vec![
@@ -101,7 +101,7 @@ fn status_drift_lists_profiles_to_report() {
             pod("ns", "b", "2", &[("app", "camera")]),
             pod("ns", "c", "3", &[("app", "db")]),
         ],
-        Origin::Live,
+        Origin::Api,
     );
     let drift = store.node_status_drift();
     let names: Vec<&str> = drift.iter().map(|(n, _, _)| n.as_str()).collect();
