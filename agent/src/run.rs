@@ -76,6 +76,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         pod_wait: Duration::from_millis(args.pod_wait_ms),
         connection_timeout: Duration::from_millis(args.connection_timeout_ms),
         max_connections: args.max_connections,
+        // Only root may ask: tether-cni is exec'd by the container runtime as root.
         required_uid: 0,
     };
     let server = tokio::spawn(socket::serve(

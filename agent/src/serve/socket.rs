@@ -39,7 +39,8 @@ pub struct ServerConfig {
     pub connection_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
-    /// The only peer uid served.
+    /// The only peer uid served (SO_PEERCRED); others are dropped unanswered. The agent passes
+    /// root's, 0: tether-cni runs as root, exec'd by the container runtime.
     pub required_uid: u32,
 }
 

@@ -1,7 +1,7 @@
 //! The socket server on a real Unix socket in a temporary directory: answers, malformed and
 //! oversized requests, deadlines, the connection limit, the peer uid check and the wait for a pod.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,12 +24,18 @@ impl Drop for Running {
     }
 }
 
+/// The uid this test runs as, read from a file it creates (no libc): the server under test
+/// serves it, so the tests pass as any user, not only as root as the agent's socket requires.
+fn own_uid() -> u32 {
+    tempfile::tempfile().unwrap().metadata().unwrap().uid()
+}
+
 fn config() -> ServerConfig {
     ServerConfig {
         pod_wait: Duration::from_secs(5),
         connection_timeout: Duration::from_millis(300),
         max_connections: 8,
-        required_uid: 0,
+        required_uid: own_uid(),
     }
 }
 
@@ -182,7 +188,7 @@ async fn peers_with_another_uid_are_refused() {
     let srv = start(
         camera_store(),
         ServerConfig {
-            required_uid: 4242,
+            required_uid: own_uid().wrapping_add(1),
             ..config()
         },
     );
