@@ -3,6 +3,7 @@
 //! status entries) delivered from the outbox.
 
 pub mod client;
+pub mod note;
 pub mod ratelimit;
 pub mod report;
 pub mod watches;

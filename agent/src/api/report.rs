@@ -12,6 +12,7 @@ use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::api::note;
 use crate::metrics::Metrics;
 use crate::profile::crd::NetworkProfile;
 use crate::state::outbox::{Failure, Outbox, Sink, Write};
@@ -29,31 +30,13 @@ pub fn field_manager(node: &str) -> String {
 /// The Event write for an answer that carries a profile.
 pub fn applied(req: &AddRequest, answer: &AddResponse) -> Option<Write> {
     let profile = answer.profile.as_ref()?;
-    let mut parts = Vec::new();
-    if let Some(mtu) = answer.mtu {
-        parts.push(format!("mtu {mtu}"));
-    }
-    if let Some(bw) = &answer.bandwidth {
-        parts.push(format!(
-            "bandwidth in {:?}/out {:?} bit/s",
-            bw.ingress_rate, bw.egress_rate
-        ));
-    }
-    if !answer.sysctls.is_empty() {
-        parts.push(format!("{} sysctls", answer.sysctls.len()));
-    }
     Some(Write::ProfileApplied {
         namespace: req.pod_namespace.clone(),
         pod_name: req.pod_name.clone(),
         pod_uid: req.pod_uid.clone(),
         profile: profile.name.clone(),
         generation: profile.generation,
-        note: format!(
-            "NetworkProfile {} (generation {}) applied: {}",
-            profile.name,
-            profile.generation,
-            parts.join(", ")
-        ),
+        note: note::describe(profile, answer),
         time: k8s_openapi::jiff::Timestamp::now().to_string(),
     })
 }

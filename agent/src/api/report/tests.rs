@@ -105,7 +105,7 @@ async fn events_are_created_once_and_a_conflict_counts_as_delivered() {
     assert_eq!(body["metadata"]["name"], event_name(&write));
     assert_eq!(body["regarding"]["name"], "p");
     assert_eq!(body["reportingController"], REPORTING_CONTROLLER);
-    assert!(body["note"].as_str().unwrap().contains("mtu 1400"));
+    assert_eq!(body["note"], "profile cam (generation 4): MTU 1400");
     reply.send_response(respond(409, serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409, "message": "exists"})));
     assert_eq!(send.await.unwrap(), Ok(()));
 }
