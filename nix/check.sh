@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# What can be proven about the flake without network (nixpkgs cannot be fetched here):
+# What can be proven about the flake without network (nixpkgs and rust-overlay cannot be fetched
+# here):
 #   1. every .nix file parses (nix-instantiate --parse, Debian's nix-bin);
-#   2. its formatting is clean (nixpkgs-fmt --check);
+#   2. its formatting is clean, checked by nix/fmt.sh --check, the very program `nix fmt` runs,
+#      which is first shown to format a whole tree when called with no arguments;
 #   3. it has no dead code (deadnix --fail);
-#   4. the flake's wiring holds (nix/offline-check.nix: flake.nix's outputs evaluated against a
-#      stand-in nixpkgs built from nix/pkgs-used.nix, checked against Cargo.toml/Cargo.lock).
+#   4. one Rust toolchain: rust-toolchain.toml's channel is what every Rust build, check and dev
+#      shell of the flake uses, what rustc is in this tree (rustup), and not older than
+#      Cargo.toml's rust-version;
+#   5. the flake's wiring holds (nix/offline-check.nix: flake.nix's outputs evaluated against
+#      stand-ins built from nix/pkgs-used.nix, checked against Cargo.toml/Cargo.lock, and the
+#      image's layout against deploy/daemonset.yaml).
 # Installs what it lacks: nix-bin with apt-get, the two checkers with `cargo install --locked` at
 # pinned versions into $TETHER_NIX_TOOLS (default ~/.cache/tether/nix-tools).
 # Usage, from anywhere: bash nix/check.sh
@@ -18,6 +24,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
 step() { printf '== nix check: %s\n' "$*"; }
+fail() {
+  echo "nix check: $*" >&2
+  exit 1
+}
 
 ensure_nix_instantiate() {
   if ! command -v nix-instantiate >/dev/null; then
@@ -43,8 +53,7 @@ expect_failure() {
   local what=$1
   shift
   if "$@" >/dev/null 2>&1; then
-    echo "nix check: $what accepted a file it must reject: $*" >&2
-    exit 1
+    fail "$what accepted a file it must reject: $*"
   fi
 }
 
@@ -52,11 +61,12 @@ ensure_nix_instantiate
 ensure_tool nixpkgs-fmt "$nixpkgs_fmt_version"
 ensure_tool deadnix "$deadnix_version"
 PATH=$tools_root/bin:$PATH
+# nix/fmt.sh formats $PRJ_ROOT when it is set (nix fmt sets it): each call below says which tree
+unset PRJ_ROOT
 
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.nix')
 if [[ ${#files[@]} -eq 0 ]]; then
-  echo "nix check: no .nix files found under $repo" >&2
-  exit 1
+  fail "no .nix files found under $repo"
 fi
 
 step "the checkers reject known-bad input"
@@ -67,21 +77,65 @@ printf '{a=1;\n   b =2;}\n' >"$scratch/unformatted.nix"
 printf 'let unused = 1; in 2\n' >"$scratch/dead.nix"
 expect_failure "nix-instantiate --parse" nix-instantiate --parse "$scratch/unparsable.nix"
 expect_failure "nixpkgs-fmt --check" nixpkgs-fmt --check "$scratch/unformatted.nix"
+expect_failure "nix/fmt.sh --check FILE" bash nix/fmt.sh --check "$scratch/unformatted.nix"
 expect_failure "deadnix --fail" deadnix --fail "$scratch/dead.nix"
+
+step "nix fmt with no arguments formats the whole tree, from any directory (nix/fmt.sh)"
+# A git work tree with unformatted files at the top and two levels down, an ignored one, and no
+# arguments, as Nix >= 2.25 calls the formatter; then the same without git (a flake check's copy).
+tree=$scratch/tree
+mkdir -p "$tree/a/b"
+cp "$scratch/unformatted.nix" "$tree/top.nix"
+cp "$scratch/unformatted.nix" "$tree/a/b/deep.nix"
+cp "$scratch/unformatted.nix" "$tree/ignored.nix"
+printf 'ignored.nix\n' >"$tree/.gitignore"
+git -C "$tree" init -q
+expect_failure "nix/fmt.sh --check (whole tree)" bash -c "cd '$tree/a' && bash '$repo/nix/fmt.sh' --check"
+(cd "$tree/a/b" && bash "$repo/nix/fmt.sh" >/dev/null 2>&1)
+(cd "$tree/a" && bash "$repo/nix/fmt.sh" --check >/dev/null 2>&1) ||
+  fail "nix/fmt.sh with no arguments left a file of the tree unformatted"
+cmp -s "$tree/ignored.nix" "$scratch/unformatted.nix" ||
+  fail "nix/fmt.sh formatted a file git ignores"
+rm -rf "$tree/.git" "$tree/.gitignore" "$tree/ignored.nix"
+cp "$scratch/unformatted.nix" "$tree/a/again.nix"
+expect_failure "nix/fmt.sh --check (tree without git)" bash -c "cd '$tree' && bash '$repo/nix/fmt.sh' --check"
+(cd "$tree" && bash "$repo/nix/fmt.sh" >/dev/null 2>&1 && bash "$repo/nix/fmt.sh" --check >/dev/null 2>&1) ||
+  fail "nix/fmt.sh without git left a file of the tree unformatted"
 
 step "parse ${#files[@]} files: ${files[*]}"
 for file in "${files[@]}"; do
   nix-instantiate --parse "$file" >/dev/null
 done
 
-step "format (nixpkgs-fmt $nixpkgs_fmt_version --check)"
-nixpkgs-fmt --check "${files[@]}"
+step "format (nix/fmt.sh --check: nixpkgs-fmt $nixpkgs_fmt_version over the tree, as nix fmt)"
+PRJ_ROOT=$repo bash nix/fmt.sh --check
 
 step "dead code (deadnix $deadnix_version --fail)"
 deadnix --fail "${files[@]}"
 
-step "wiring (nix/offline-check.nix against a stand-in nixpkgs)"
-# read-write: the check reads the filtered source tree, which builtins.path adds to the store
+step "one toolchain: rust-toolchain.toml = the flake's = this tree's rustc"
+channel=$(sed -n 's/^channel *= *"\([^"]*\)" *$/\1/p' rust-toolchain.toml)
+[[ $channel =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+  fail "rust-toolchain.toml: want channel = \"x.y.z\" (an exact version), found '${channel}'"
+# every toolchain the flake's outputs use, evaluated against the stand-ins (nix/stand-in.nix)
+flake_versions=$(nix-instantiate --read-write-mode --eval --strict --json \
+  -E 'map (t: t.version) (import ./nix/stand-in.nix).toolchains' | tr -d '[]"' | tr ',' '\n' | sort -u)
+if [[ $flake_versions != "$channel" ]]; then
+  fail "rust-toolchain.toml says Rust $channel, but the flake builds with: $(echo "$flake_versions" | tr '\n' ' ')"
+fi
+rust_version=$(sed -n 's/^rust-version *= *"\([^"]*\)" *$/\1/p' Cargo.toml)
+if [[ $(printf '%s\n%s\n' "$rust_version" "$channel" | sort -V | head -n1) != "$rust_version" ]]; then
+  fail "rust-toolchain.toml's Rust $channel is older than Cargo.toml's rust-version $rust_version"
+fi
+if command -v rustc >/dev/null; then
+  tree_rustc=$(rustc --version | cut -d' ' -f2)
+  [[ $tree_rustc == "$channel" ]] ||
+    fail "rust-toolchain.toml says Rust $channel, but rustc in this tree is $tree_rustc"
+fi
+echo "Rust $channel: rust-toolchain.toml, the flake (all builds, checks and dev shells)${tree_rustc:+, rustc here}"
+
+step "wiring (nix/offline-check.nix against stand-ins; image layout against deploy/daemonset.yaml)"
+# read-write: the check reads the filtered source trees, which builtins.path adds to the store
 nix-instantiate --read-write-mode --eval --strict nix/offline-check.nix
 
 step "ok"

@@ -1,14 +1,17 @@
-# `nix flake check`: formatting, clippy, the unit tests and the packages.
+# `nix flake check`: formatting (Rust and Nix), clippy, the unit tests and the packages.
 #
 # Unit tests only: `cargo test --workspace --lib --bins` runs the tests inside the crates' src/
 # and leaves out tests/ (the privileged CNI tests and the Docker e2e scenarios, which need root,
 # network namespaces and a Docker daemon that the Nix sandbox does not have) and doc tests.
-{ used, src, cargoLock, version, packages }:
+{ used, toolchain, src, cargoLock, version, packages, formatter }:
 let
+  rust = toolchain.for { set = used; };
+
   # A workspace-wide cargo run with the dependencies vendored from Cargo.lock; succeeds or fails.
-  cargoRun = { name, nativeBuildInputs ? [ ], command }: used.buildRustPackage {
+  cargoRun = { name, command }: (toolchain.platformFor used).buildRustPackage {
     pname = "tether-${name}";
-    inherit version src nativeBuildInputs;
+    inherit version;
+    src = src.rust;
     cargoLock.lockFile = cargoLock;
     dontBuild = true;
     doCheck = true;
@@ -20,19 +23,18 @@ let
     installPhase = "touch $out";
   };
 in
-{
+packages // {
   fmt = used.runCommand "tether-fmt-${version}"
     {
-      nativeBuildInputs = [ used.cargo used.rustfmt ];
+      nativeBuildInputs = [ rust ];
     } ''
-    cp -r ${src} source && chmod -R u+w source && cd source
+    cp -r ${src.rust} source && chmod -R u+w source && cd source
     HOME=$TMPDIR cargo fmt --all -- --check
     touch $out
   '';
 
   clippy = cargoRun {
     name = "clippy";
-    nativeBuildInputs = [ used.clippy ];
     command = "cargo clippy --workspace --all-targets --offline -- -D warnings";
   };
 
@@ -41,5 +43,13 @@ in
     command = "cargo test --workspace --lib --bins --offline";
   };
 
-  inherit (packages) tether-agent tether-cni image;
+  # `nix fmt -- --check` over every .nix file of the flake (the formatter finds them itself)
+  nix-fmt = used.runCommand "tether-nix-fmt-check-${version}"
+    {
+      nativeBuildInputs = [ formatter ];
+    } ''
+    cp -r ${src.nix} tree && chmod -R u+w tree && cd tree
+    tether-nix-fmt --check
+    touch $out
+  '';
 }

@@ -1,12 +1,10 @@
-# `nix develop`: everything a contributor needs to build, test and run the demo cluster.
-{ used, isLinux }:
+# `nix develop`: everything a contributor needs to build, test and run the demo cluster. cargo,
+# rustc, clippy, rustfmt and rust-analyzer are rust-toolchain.toml's toolchain (nix/toolchain.nix),
+# the one rustup gives outside the shell.
+{ used, toolchain, isLinux }:
 let
+  rust = toolchain.for { set = used; extensions = [ "rust-src" "rust-analyzer" ]; };
   toolNames = [
-    "cargo"
-    "rustc"
-    "clippy"
-    "rustfmt"
-    "rust-analyzer"
     "cargo-nextest"
     "kind"
     "kubectl"
@@ -19,11 +17,11 @@ let
   ++ (if isLinux then [ "cni-plugins" ] else [ ]);
 in
 used.mkShell ({
-  packages = map (name: used.${name}) toolNames;
-  RUST_SRC_PATH = "${used.rustLibSrc}";
+  packages = [ rust ] ++ map (name: used.${name}) toolNames;
+  RUST_SRC_PATH = "${rust}/lib/rustlib/src/rust/library";
   shellHook = ''
-    echo "tether dev shell: $(rustc --version)"
-    echo "  tools: ${builtins.concatStringsSep " " toolNames}"
+    echo "tether dev shell: $(rustc --version) (rust-toolchain.toml)"
+    echo "  tools: cargo rustc clippy rustfmt rust-analyzer ${builtins.concatStringsSep " " toolNames}"
     echo "  start: cargo test -p e2e    # the scenarios on the sim backend (Docker only)"
     echo "         hack/up.sh           # a Kind + OpenYurt demo cluster (needs network)"
   '';
