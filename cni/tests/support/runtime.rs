@@ -10,7 +10,7 @@ use testkit::cni_runtime::{self as runtime, Exec, NetworkList};
 pub use testkit::cni_runtime::Attachment;
 
 /// Where Debian's containernetworking-plugins live.
-pub const PLUGIN_DIR: &str = "/usr/lib/cni";
+pub const PLUGIN_DIR: &str = testkit::cni_runtime::DEBIAN_PLUGIN_DIR;
 /// Longer than any command may take; a plugin still running then is a hang, and a failure.
 const HANG: Duration = Duration::from_secs(30);
 

@@ -1,16 +1,21 @@
-//! The one interface the scenarios are written against, and the backends behind it:
-//! `sim` (default) and `kind`, chosen with `TETHER_E2E_BACKEND`.
+//! The contract the scenarios are written against — [`Backend`], implemented by the `sim`
+//! backend (default) and the `kind` backend, chosen with `TETHER_E2E_BACKEND` — and the
+//! types it speaks. Neither backend imports the other; what both need lives in leaf modules
+//! (`kubeconfig`, `images`, `binaries`, `docker`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::bail;
+use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::kind::cluster::KindCluster;
-use crate::sim::SimCluster;
+pub use crate::request::Request;
 
 /// Environment variable choosing the backend.
 pub const BACKEND_ENV: &str = "TETHER_E2E_BACKEND";
+/// Environment variable asking for a dry run: the kind backend writes its plan, runs nothing.
+pub const DRY_RUN_ENV: &str = "TETHER_E2E_DRY_RUN";
 /// The agent's identity as the API server sees it.
 pub const AGENT_USER: &str = "system:serviceaccount:tether-system:tether-agent";
 
@@ -145,184 +150,111 @@ impl Attached {
     }
 }
 
-/// The host-side veth in a bridge plugin's result: no sandbox, not the bridge (listed first).
-pub fn host_veth_in_result(result: &Value) -> Option<String> {
-    let interfaces = result["interfaces"].as_array()?;
-    let bridge = interfaces.first()?["name"].as_str()?;
-    interfaces
-        .iter()
-        .find(|i| i.get("sandbox").is_none() && i["name"] != bridge)
-        .and_then(|i| i["name"].as_str())
-        .map(str::to_string)
-}
-
-/// One request as the API server's audit log has it: the sim's own record, which the kind
-/// backend fills from the real server's audit.k8s.io/v1 events.
-pub use tether_sim::apiserver::AuditEvent as Request;
-
-/// A cluster on one of the backends. Dropping it tears everything down.
-pub enum Cluster {
-    /// The sim backend.
-    Sim(Box<SimCluster>),
-    /// The kind backend.
-    Kind(Box<KindCluster>),
-}
-
-impl Cluster {
-    /// Brings a cluster up on the backend `TETHER_E2E_BACKEND` names, with tether installed.
-    pub async fn up(spec: ClusterSpec) -> anyhow::Result<Cluster> {
-        match BackendKind::from_env()? {
-            BackendKind::Sim => Ok(Cluster::Sim(Box::new(SimCluster::up(spec).await?))),
-            BackendKind::Kind => Ok(Cluster::Kind(Box::new(KindCluster::up(spec).await?))),
-        }
-    }
-
+/// A running cluster on one backend, as the scenarios use it. Every method means the same on
+/// both backends; a node is named as the scenario names it (`edge-1`). Dropping the cluster
+/// tears it down, keeping its logs when the test is failing.
+#[async_trait]
+pub trait Backend: Send + Sync {
     /// A client with cluster-admin rights.
-    pub fn admin(&self) -> kube::Client {
-        match self {
-            Cluster::Sim(c) => c.admin(),
-            Cluster::Kind(c) => c.admin(),
-        }
-    }
+    fn admin(&self) -> kube::Client;
 
     /// A client authenticated as the agent's ServiceAccount, for probing its RBAC.
-    pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
-        match self {
-            Cluster::Sim(c) => c.as_agent().await,
-            Cluster::Kind(c) => c.as_agent().await,
-        }
-    }
+    async fn as_agent(&self) -> anyhow::Result<kube::Client>;
 
-    /// A client authenticated as the agent's pod on `node`: its token names the node,
-    /// as a pod-bound ServiceAccount token does since Kubernetes 1.32.
-    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
-        match self {
-            Cluster::Sim(c) => c.as_agent_on(node).await,
-            Cluster::Kind(c) => c.as_agent_on(node).await,
-        }
-    }
+    /// A client authenticated as the agent's pod on `node`: its token names the node, as a
+    /// pod-bound ServiceAccount token does since Kubernetes 1.32.
+    async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client>;
 
-    /// Names of the edge nodes.
-    pub fn nodes(&self) -> Vec<String> {
-        match self {
-            Cluster::Sim(c) => c.nodes(),
-            Cluster::Kind(c) => c.nodes(),
-        }
-    }
+    /// The scenario's names of the edge nodes.
+    fn nodes(&self) -> Vec<String>;
 
-    /// Creates the pod on `node` in the API, then brings its sandbox up through the node's CNI chain.
-    pub async fn add_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<Attached> {
-        match self {
-            Cluster::Sim(c) => c.add_pod(node, pod).await,
-            Cluster::Kind(c) => c.add_pod(node, pod).await,
-        }
-    }
+    /// The Kubernetes name of the node a scenario calls `node`.
+    fn node_name(&self, node: &str) -> anyhow::Result<String>;
 
-    /// The Kubernetes name of a node the scenarios call `node` (the same on the sim).
-    pub fn node_name(&self, node: &str) -> anyhow::Result<String> {
-        match self {
-            Cluster::Sim(c) => c.node(node).map(|n| n.name.clone()),
-            Cluster::Kind(c) => c.node_name(node),
-        }
-    }
+    /// Creates the pod object bound to `node`; its UID. Its first sandbox comes with
+    /// [`Backend::add_pod`] or [`Backend::add_sandbox`].
+    async fn create_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<String>;
 
-    /// Creates the pod object bound to `node`; its UID. On the sim its sandbox waits for
-    /// [`Cluster::add_sandbox`]; on kind, kubelet starts one at once.
-    pub async fn create_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<String> {
-        match self {
-            Cluster::Sim(c) => c.create_pod(node, pod).await,
-            Cluster::Kind(c) => c.create_pod(node, pod).await,
-        }
-    }
+    /// Creates the pod on `node` and waits for its first sandbox, through the node's CNI chain.
+    async fn add_pod(&self, node: &str, pod: &PodSpec) -> anyhow::Result<Attached>;
 
-    /// A new sandbox for a pod that exists in the API, through the node's CNI chain — as when
-    /// a sandbox is recreated while the node is cut off (on kind: its sandboxes are removed
-    /// with crictl and kubelet makes another).
-    pub async fn add_sandbox(
+    /// A new sandbox for the pod `uid`, which exists in the API, through the node's CNI chain
+    /// — as when a sandbox is recreated while the node is cut off.
+    async fn add_sandbox(
         &self,
         node: &str,
         namespace: &str,
         name: &str,
         uid: &str,
-    ) -> anyhow::Result<Attached> {
-        match self {
-            Cluster::Sim(c) => c.add_sandbox(node, namespace, name, uid).await,
-            Cluster::Kind(c) => c.add_sandbox(node, namespace, name).await,
-        }
-    }
+    ) -> anyhow::Result<Attached>;
 
-    /// Tears the pod's sandbox down through CNI DEL (on kind: the pod is deleted).
-    pub async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => c.del_sandbox(pod).await,
-            Cluster::Kind(c) => c.del_sandbox(pod).await,
-        }
-    }
+    /// Tears the pod's sandbox down through CNI DEL.
+    async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()>;
 
-    /// Runs `argv` on a node (host side); its stdout.
-    pub async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
-        match self {
-            Cluster::Sim(c) => c.node(node)?.exec(argv).await,
-            Cluster::Kind(c) => c.node_exec(node, argv),
-        }
-    }
+    /// Runs `argv` on a node, outside any pod; its stdout, an error when it fails.
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String>;
 
     /// Cuts a node off from the cloud.
-    pub async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => c.node(node)?.cut(how).await,
-            Cluster::Kind(c) => c.cut(node, how),
-        }
-    }
+    async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()>;
 
     /// Reconnects a node cut off with `how`.
-    pub async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => c.node(node)?.reconnect(how).await,
-            Cluster::Kind(c) => c.reconnect(node, how),
-        }
-    }
+    async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()>;
 
     /// Restarts the agent on a node and waits until it serves again.
-    pub async fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => c.node(node)?.restart_agent().await,
-            Cluster::Kind(c) => c.restart_agent(node),
-        }
-    }
+    async fn restart_agent(&self, node: &str) -> anyhow::Result<()>;
 
-    /// Every request the API server has seen so far.
-    pub async fn audit(&self) -> anyhow::Result<Vec<Request>> {
-        match self {
-            Cluster::Sim(c) => Ok(c.audit()),
-            Cluster::Kind(c) => c.audit(),
-        }
-    }
+    /// Every request the API server has seen so far, once each.
+    async fn audit(&self) -> anyhow::Result<Vec<Request>>;
 
-    /// Makes the API server limit `user` to `max_in_flight` requests at once and `qps`.
-    pub async fn limit(&self, user: &str, max_in_flight: usize, qps: f64) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => {
-                c.limit(user, max_in_flight, qps);
-                Ok(())
-            }
-            Cluster::Kind(c) => c.limit(max_in_flight, qps).await,
-        }
-    }
+    /// Makes the API server hold `user` to `max_in_flight` requests at once and `qps`,
+    /// rejecting the rest with 429.
+    async fn limit(&self, user: &str, max_in_flight: usize, qps: f64) -> anyhow::Result<()>;
 
     /// Requests of `user` the API server rejected with 429.
-    pub async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
-        match self {
-            Cluster::Sim(c) => Ok(c.rejected(user)),
-            Cluster::Kind(c) => c.rejected(),
-        }
-    }
+    async fn rejected(&self, user: &str) -> anyhow::Result<u64>;
 
-    /// Tears the cluster down, keeping logs and the audit log if the test is failing.
-    pub async fn down(self) -> anyhow::Result<()> {
-        match self {
-            Cluster::Sim(c) => c.down().await,
-            Cluster::Kind(c) => c.down(),
+    /// Tears the cluster down now, keeping logs and the audit log if the test is failing.
+    async fn down(self: Box<Self>) -> anyhow::Result<()>;
+}
+
+/// A cluster on whichever backend `TETHER_E2E_BACKEND` names.
+pub type Cluster = Box<dyn Backend>;
+
+/// What [`up`] gives back.
+pub enum Up {
+    /// A running cluster with tether installed.
+    Running(Cluster),
+    /// A dry run: nothing ran; every file and command is under this directory.
+    Planned(PathBuf),
+}
+
+/// Whether `TETHER_E2E_DRY_RUN=1`.
+pub fn dry_run() -> bool {
+    std::env::var(DRY_RUN_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Brings a cluster up on the backend `TETHER_E2E_BACKEND` names, with tether installed; in a
+/// dry run, writes the plan instead.
+pub async fn up(spec: ClusterSpec) -> anyhow::Result<Up> {
+    let kind = BackendKind::from_env()?;
+    match kind {
+        BackendKind::Sim if dry_run() => {
+            bail!("{DRY_RUN_ENV}=1 plans the kind backend only; set {BACKEND_ENV}=kind")
         }
+        BackendKind::Sim => Ok(Up::Running(Box::new(
+            crate::sim::SimCluster::up(spec).await?,
+        ))),
+        BackendKind::Kind => crate::kind::cluster::KindCluster::up(spec).await,
     }
+}
+
+/// Reads the kernel of `node` with `read` (see [`testkit::kernel`]); `None` when the command
+/// fails or its output holds no value.
+pub async fn read_kernel<T>(
+    cluster: &dyn Backend,
+    node: &str,
+    read: &testkit::kernel::Read<T>,
+) -> Option<T> {
+    let out = cluster.node_exec(node, &read.args()).await.ok()?;
+    read.parse(&out)
 }

@@ -6,7 +6,16 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use crate::sim::image::Binaries;
+/// The compiled tether binaries the images are built from.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `tether-agent`.
+    pub agent: PathBuf,
+    /// `tether-cni`.
+    pub cni: PathBuf,
+    /// `tether-node`.
+    pub node: PathBuf,
+}
 
 /// The profile directory (`target/debug`, `target/release`) of the running test binary.
 fn profile_dir() -> anyhow::Result<PathBuf> {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::core::GroupVersionKind;
 
-use crate::backend::{ClusterSpec, PodSpec};
+use crate::backend::{Backend, ClusterSpec, PodSpec};
 use crate::sim::SimCluster;
 
 /// Name of the demo's network and prefix of its containers.

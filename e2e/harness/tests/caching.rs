@@ -20,9 +20,11 @@ use scenario::*;
 #[tokio::test(flavor = "multi_thread")]
 async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(
     #[case] cut: Cut,
-    #[future] cluster: Cluster,
+    #[future] cluster: Option<Cluster>,
 ) {
-    let cluster = cluster.await;
+    let Some(cluster) = cluster.await else {
+        return;
+    };
     let admin = cluster.admin();
     let gen1 = create_profile(&admin, "camera", camera_spec()).await;
     let cam1 = cluster

@@ -54,8 +54,10 @@ fn is_forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) 
 
 #[rstest]
 #[tokio::test(flavor = "multi_thread")]
-async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Cluster) {
-    let cluster = cluster.await;
+async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Option<Cluster>) {
+    let Some(cluster) = cluster.await else {
+        return;
+    };
     let admin = cluster.admin();
     let generation = create_profile(&admin, "camera", camera_spec()).await;
     // A pod with a profile makes the agent do everything it does: watch, answer, report.

@@ -12,6 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+
+/// Where Debian's containernetworking-plugins put the plugins.
+pub const DEBIAN_PLUGIN_DIR: &str = "/usr/lib/cni";
 use wait_timeout::ChildExt;
 
 /// Why a plugin could not be run at all.

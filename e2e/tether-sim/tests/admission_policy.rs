@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 use tether_sim::apiserver::ApiServer;
 
 const DEPLOY: [&str; 5] = [
-    include_str!("../../deploy/namespace.yaml"),
-    include_str!("../../deploy/crd.yaml"),
-    include_str!("../../deploy/serviceaccount.yaml"),
-    include_str!("../../deploy/rbac.yaml"),
-    include_str!("../../deploy/admission.yaml"),
+    include_str!("../../../deploy/namespace.yaml"),
+    include_str!("../../../deploy/crd.yaml"),
+    include_str!("../../../deploy/serviceaccount.yaml"),
+    include_str!("../../../deploy/rbac.yaml"),
+    include_str!("../../../deploy/admission.yaml"),
 ];
 const POLICY: &str = "tether-agent-own-node-status";
 

@@ -77,7 +77,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
     );
 
     assert_eq!(
-        k.ok(&["get", "np", "-l", "app in (camera)", "-o", "name"]),
+        k.ok(&["get", "netprof", "-l", "app in (camera)", "-o", "name"]),
         "networkprofile.tether.dev/camera\n"
     );
     assert_eq!(
@@ -91,7 +91,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
         ]),
         "networkprofile.tether.dev/radar\n"
     );
-    let table = k.ok(&["get", "np"]);
+    let table = k.ok(&["get", "netprof"]);
     assert!(
         table.starts_with("NAME") && table.contains("camera") && table.contains("radar"),
         "{table}"
@@ -99,7 +99,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
 
     k.ok(&[
         "patch",
-        "np",
+        "netprof",
         "camera",
         "--type=merge",
         "-p",
@@ -107,13 +107,14 @@ fn kubectl_applies_lists_patches_and_deletes() {
     ]);
     k.ok(&[
         "patch",
-        "np",
+        "netprof",
         "camera",
         "--type=json",
         "-p",
         r#"[{"op":"replace","path":"/spec/priority","value":11}]"#,
     ]);
-    let got: Value = serde_json::from_str(&k.ok(&["get", "np", "camera", "-o", "json"])).unwrap();
+    let got: Value =
+        serde_json::from_str(&k.ok(&["get", "netprof", "camera", "-o", "json"])).unwrap();
     assert_eq!(
         (
             got["spec"]["mtu"].as_i64(),
@@ -126,7 +127,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
     // Server-side apply of two status entries by two managers, then a spec conflict.
     for (node, pods) in [("edge-1", 3), ("edge-2", 5)] {
         let f = k.file(&format!("{node}.yaml"), &format!(
-            "apiVersion: tether.dev/v1alpha1\nkind: NetworkProfile\nmetadata: {{name: camera}}\nstatus:\n  nodes:\n  - {{nodeName: {node}, matchedPods: {pods}}}\n"));
+            "apiVersion: tether.dev/v1alpha1\nkind: NetworkProfile\nmetadata: {{name: camera}}\nstatus:\n  nodes:\n  - {{nodeName: {node}, matchedPods: {pods}, observedGeneration: 3}}\n"));
         k.ok(&[
             "apply",
             "--server-side",
@@ -138,7 +139,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
     }
     let nodes = k.ok(&[
         "get",
-        "np",
+        "netprof",
         "camera",
         "-o",
         "jsonpath={.status.nodes[*].nodeName}",
@@ -165,7 +166,13 @@ fn kubectl_applies_lists_patches_and_deletes() {
         mine.to_str().unwrap(),
     ]);
     assert_eq!(
-        k.ok(&["get", "np", "camera", "-o", "jsonpath={.spec.priority}"]),
+        k.ok(&[
+            "get",
+            "netprof",
+            "camera",
+            "-o",
+            "jsonpath={.spec.priority}"
+        ]),
         "99"
     );
 
@@ -175,9 +182,9 @@ fn kubectl_applies_lists_patches_and_deletes() {
         k.ok(&["apply", "--dry-run=server", "-f", dry.to_str().unwrap()])
             .contains("networkprofile.tether.dev/dry created (server dry run)")
     );
-    assert!(k.fails(&["get", "np", "dry"]).contains("NotFound"));
-    k.ok(&["delete", "np", "camera", "--dry-run=server"]);
-    k.ok(&["get", "np", "camera"]);
+    assert!(k.fails(&["get", "netprof", "dry"]).contains("NotFound"));
+    k.ok(&["delete", "netprof", "camera", "--dry-run=server"]);
+    k.ok(&["get", "netprof", "camera"]);
     // kubectl asks for strict field validation: unknown fields are refused, bad values are 422.
     let bogus = k.file(
         "bogus.yaml",
@@ -199,7 +206,7 @@ fn kubectl_applies_lists_patches_and_deletes() {
         "{err}"
     );
     // `kubectl get -w` asks for Tables in the watch stream.
-    let watch = k.run(&["get", "np", "camera", "-w", "--request-timeout=2s"]);
+    let watch = k.run(&["get", "netprof", "camera", "-w", "--request-timeout=2s"]);
     assert!(
         watch.stdout.starts_with("NAME") && watch.stdout.contains("camera"),
         "{}{}",
@@ -208,10 +215,10 @@ fn kubectl_applies_lists_patches_and_deletes() {
     );
 
     assert!(
-        k.ok(&["delete", "np", "radar"])
+        k.ok(&["delete", "netprof", "radar"])
             .contains("\"radar\" deleted")
     );
-    let err = k.fails(&["get", "np", "radar"]);
+    let err = k.fails(&["get", "netprof", "radar"]);
     assert!(
         err.contains(
             "Error from server (NotFound): networkprofiles.tether.dev \"radar\" not found"
@@ -371,7 +378,7 @@ fn kubectl_watch_sees_changes() {
     let mut child = ChildGuard(
         k.command(&[
             "get",
-            "np",
+            "netprof",
             "--watch-only",
             "--output-watch-events",
             "-o",
@@ -400,8 +407,8 @@ fn kubectl_watch_sees_changes() {
                 && e.user_agent.starts_with("kubectl")
         })
     });
-    k.ok(&["label", "np", "camera", "seen=yes"]);
-    k.ok(&["delete", "np", "radar"]);
+    k.ok(&["label", "netprof", "camera", "seen=yes"]);
+    k.ok(&["delete", "netprof", "radar"]);
     let other = k.file("other.yaml", &profile("other", "x", 1));
     k.ok(&["apply", "-f", other.to_str().unwrap()]);
     let mut events = Vec::new();

@@ -34,12 +34,6 @@ enum Cmd {
     /// Pod sandboxes.
     #[command(subcommand)]
     Pod(PodCmd),
-    /// Print a file (the node image has no shell; run it under `ip netns exec` to read a
-    /// pod's /proc/sys).
-    Cat {
-        /// The file.
-        path: std::path::PathBuf,
-    },
 }
 
 #[derive(Subcommand)]
@@ -108,11 +102,6 @@ fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             });
         }
         Cmd::Pod(PodCmd::Del { container_id }) => pods::del(&container_id)?,
-        Cmd::Cat { path } => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            print!("{text}");
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! The kind backend behind the scenarios' [`crate::backend::Cluster`]: the [`KindBackend`]
+//! The kind backend behind the scenarios' [`crate::backend::Backend`]: the [`KindBackend`]
 //! plan for the cluster, kube clients on its kubeconfig for the API, crictl and iproute2
 //! inside the node containers for sandboxes and the kernel. Never run here (no registry for
 //! kind's images): correct by construction, and its dry run is tested.
@@ -15,8 +15,10 @@ use serde_json::{Value, json};
 use super::backend::KindBackend;
 use super::config::{EdgeNode, KindConfig, TETHER_AGENT, TETHER_NAMESPACE};
 use super::exec::AnyExecutor;
-use crate::backend::{Attached, ClusterSpec, Cut, PodSpec, Request};
-use crate::sim::cluster::client_for;
+use async_trait::async_trait;
+
+use crate::backend::{AGENT_USER, Attached, Backend, ClusterSpec, Cut, PodSpec, Request, Up};
+use crate::kubeconfig::client_for;
 
 /// Where tether-cni keeps its records on a node (DESIGN.md, fixed names).
 const CNI_STATE_DIR: &str = "/var/lib/tether/cni";
@@ -29,6 +31,7 @@ pub struct KindCluster {
     admin: kube::Client,
     kubeconfig: String,
     aliases: Vec<String>,
+    torn_down: bool,
 }
 
 /// The scenario's edge nodes as the kind plan's.
@@ -51,13 +54,13 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
 
 impl KindCluster {
     /// Creates (or, with `TETHER_E2E_REUSE=1`, reuses) the cluster and installs tether. With
-    /// `TETHER_E2E_DRY_RUN=1` it writes the plan and stops with an error saying where.
-    pub async fn up(spec: ClusterSpec) -> anyhow::Result<KindCluster> {
+    /// `TETHER_E2E_DRY_RUN=1` it writes the plan, runs nothing and says where the plan is.
+    pub async fn up(spec: ClusterSpec) -> anyhow::Result<Up> {
         let root = testkit::repo::root()
             .canonicalize()
             .context("locating the repository")?;
         let mut config = with_nodes(KindConfig::in_repo(&root), &spec);
-        let dry_run = std::env::var("TETHER_E2E_DRY_RUN").is_ok_and(|v| v == "1");
+        let dry_run = crate::backend::dry_run();
         // Without the Nix-built image loaded, build one from the workspace's binaries.
         if !dry_run && crate::docker::docker(&["image", "inspect", &config.image]).is_err() {
             let work = config.work_dir.join("image");
@@ -71,7 +74,7 @@ impl KindCluster {
     pub async fn up_with(
         spec: ClusterSpec,
         mut backend: KindBackend<AnyExecutor>,
-    ) -> anyhow::Result<KindCluster> {
+    ) -> anyhow::Result<Up> {
         let work = backend.config().work_dir.clone();
         blocking(|| -> anyhow::Result<()> {
             backend.up()?;
@@ -79,10 +82,7 @@ impl KindCluster {
             Ok(())
         })?;
         if matches!(backend.executor(), AnyExecutor::DryRun(_)) {
-            bail!(
-                "TETHER_E2E_DRY_RUN=1: every file and command of the kind backend is under {} (commands.sh); nothing ran, so the scenario stops here",
-                work.display()
-            );
+            return Ok(Up::Planned(work));
         }
         let kubeconfig = std::fs::read_to_string(backend.kubeconfig())
             .context("reading the kind cluster's kubeconfig")?;
@@ -90,12 +90,13 @@ impl KindCluster {
         let container = backend.config().agent_container.clone();
         set_agent_rate(&admin, &container, spec.agent_qps, spec.agent_burst).await?;
         let aliases = spec.nodes.iter().map(|n| n.name.clone()).collect();
-        Ok(KindCluster {
+        Ok(Up::Running(Box::new(KindCluster {
             backend: Mutex::new(backend),
             admin,
             kubeconfig,
             aliases,
-        })
+            torn_down: false,
+        })))
     }
 
     fn backend(&self) -> std::sync::MutexGuard<'_, KindBackend<AnyExecutor>> {
@@ -104,41 +105,9 @@ impl KindCluster {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Cluster-admin client.
-    pub fn admin(&self) -> kube::Client {
-        self.admin.clone()
-    }
-
-    /// A client with a fresh token of the agent's ServiceAccount (TokenRequest).
-    pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
-        self.agent_client(json!({"audiences": [], "expirationSeconds": 3600}))
-            .await
-    }
-
-    /// A client with a token bound to the agent's pod on `node`, as the DaemonSet pod there
-    /// gets it: the API server adds the node's name to its user info.
-    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
-        let node_name = self.node_name(node)?;
-        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
-        let on_node =
-            kube::api::ListParams::default().fields(&format!("spec.nodeName={node_name}"));
-        let pod = pods
-            .list(&on_node)
-            .await?
-            .items
-            .into_iter()
-            .next()
-            .with_context(|| format!("no tether-agent pod on {node_name}"))?;
-        let (name, uid) = (
-            pod.metadata.name.unwrap_or_default(),
-            pod.metadata.uid.unwrap_or_default(),
-        );
-        self.agent_client(json!({
-            "audiences": [],
-            "expirationSeconds": 3600,
-            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": name, "uid": uid},
-        }))
-        .await
+    /// Runs `argv` in a node container; its stdout.
+    fn exec_on(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
+        blocking(|| self.backend().exec_on_node(node, argv))?.context("dry run: no output")
     }
 
     async fn agent_client(&self, token_spec: Value) -> anyhow::Result<kube::Client> {
@@ -161,43 +130,9 @@ impl KindCluster {
         client_for(&serde_json::to_string(&kubeconfig)?).await
     }
 
-    /// The scenarios' node names.
-    pub fn nodes(&self) -> Vec<String> {
-        self.aliases.clone()
-    }
-
-    /// The Kubernetes name of a node (`edge-1` → `tether-e2e-worker`).
-    pub fn node_name(&self, alias: &str) -> anyhow::Result<String> {
-        Ok(self.backend().config().node_name(alias)?)
-    }
-
-    /// Runs `argv` in a node container; its stdout.
-    pub fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
-        blocking(|| self.backend().exec_on_node(node, argv))?.context("dry run: no output")
-    }
-
-    /// Creates the pod bound to the node; kubelet starts its sandbox at once. Its UID.
-    pub async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
-        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
-            "spec": {
-                "nodeName": self.node_name(node)?,
-                // kind's node image carries this image (it is containerd's sandbox image)
-                "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10", "imagePullPolicy": "IfNotPresent"}],
-                "tolerations": [{"operator": "Exists"}],
-            },
-        }))?;
-        let created = pods
-            .create(&PostParams::default(), &pod)
-            .await
-            .with_context(|| format!("creating pod {}/{}", spec.namespace, spec.name))?;
-        created.metadata.uid.context("created pod has no uid")
-    }
-
     /// The ready sandbox IDs of a pod on a node.
     fn sandboxes(&self, node: &str, namespace: &str, name: &str) -> anyhow::Result<Vec<String>> {
-        let out = self.node_exec(
+        let out = self.exec_on(
             node,
             &[
                 "crictl",
@@ -249,7 +184,7 @@ impl KindCluster {
         name: &str,
         id: &str,
     ) -> anyhow::Result<Attached> {
-        let record = self.node_exec(node, &["cat", &format!("{CNI_STATE_DIR}/{id}@eth0.json")])?;
+        let record = self.exec_on(node, &["cat", &format!("{CNI_STATE_DIR}/{id}@eth0.json")])?;
         let tether: Value = serde_json::from_str(&record)
             .with_context(|| format!("tether's record of {id} on {node}"))?;
         let netns = tether["netns"]
@@ -258,13 +193,13 @@ impl KindCluster {
             .context("record without netns")?
             .to_string();
         // The host veth is the peer of the pod's eth0: its ifindex is eth0's link index.
-        let links: Value = serde_json::from_str(&self.node_exec(
+        let links: Value = serde_json::from_str(&self.exec_on(
             node,
             &["ip", "-n", &netns, "-j", "link", "show", "dev", "eth0"],
         )?)?;
         let peer = links[0]["link_index"].as_i64();
         let host: Value =
-            serde_json::from_str(&self.node_exec(node, &["ip", "-j", "link", "show"])?)?;
+            serde_json::from_str(&self.exec_on(node, &["ip", "-j", "link", "show"])?)?;
         let host_veth = host
             .as_array()
             .and_then(|l| l.iter().find(|l| l["ifindex"].as_i64() == peer))
@@ -281,9 +216,96 @@ impl KindCluster {
         })
     }
 
+    fn blackhole(&self, node: &str, op: &str) -> anyhow::Result<()> {
+        let control_plane = self.backend().config().control_plane();
+        let api = self.exec_on(&control_plane, &["hostname", "-i"])?;
+        let api = api
+            .split_whitespace()
+            .next()
+            .context("control plane has no address")?
+            .to_string();
+        self.exec_on(node, &["iptables", op, "OUTPUT", "-d", &api, "-j", "DROP"])?;
+        self.exec_on(node, &["iptables", op, "INPUT", "-s", &api, "-j", "DROP"])?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for KindCluster {
+    /// Cluster-admin client.
+    fn admin(&self) -> kube::Client {
+        self.admin.clone()
+    }
+
+    /// A client with a fresh token of the agent's ServiceAccount (TokenRequest).
+    async fn as_agent(&self) -> anyhow::Result<kube::Client> {
+        self.agent_client(json!({"audiences": [], "expirationSeconds": 3600}))
+            .await
+    }
+
+    /// A client with a token bound to the agent's pod on `node`, as the DaemonSet pod there
+    /// gets it: the API server adds the node's name to its user info.
+    async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
+        let node_name = self.node_name(node)?;
+        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
+        let on_node =
+            kube::api::ListParams::default().fields(&format!("spec.nodeName={node_name}"));
+        let pod = pods
+            .list(&on_node)
+            .await?
+            .items
+            .into_iter()
+            .next()
+            .with_context(|| format!("no tether-agent pod on {node_name}"))?;
+        let (name, uid) = (
+            pod.metadata.name.unwrap_or_default(),
+            pod.metadata.uid.unwrap_or_default(),
+        );
+        self.agent_client(json!({
+            "audiences": [],
+            "expirationSeconds": 3600,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": name, "uid": uid},
+        }))
+        .await
+    }
+
+    /// The scenarios' node names.
+    fn nodes(&self) -> Vec<String> {
+        self.aliases.clone()
+    }
+
+    /// The Kubernetes name of a node (`edge-1` → `tether-e2e-worker`).
+    fn node_name(&self, alias: &str) -> anyhow::Result<String> {
+        Ok(self.backend().config().node_name(alias)?)
+    }
+
+    /// Runs `argv` in a node container; its stdout.
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
+        self.exec_on(node, argv)
+    }
+
+    /// Creates the pod bound to the node; kubelet starts its sandbox at once. Its UID.
+    async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
+        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
+            "spec": {
+                "nodeName": self.node_name(node)?,
+                // kind's node image carries this image (it is containerd's sandbox image)
+                "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10", "imagePullPolicy": "IfNotPresent"}],
+                "tolerations": [{"operator": "Exists"}],
+            },
+        }))?;
+        let created = pods
+            .create(&PostParams::default(), &pod)
+            .await
+            .with_context(|| format!("creating pod {}/{}", spec.namespace, spec.name))?;
+        created.metadata.uid.context("created pod has no uid")
+    }
+
     /// Creates the pod and returns its first sandbox.
-    pub async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
-        self.create_pod(node, spec).await?;
+    async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
+        Backend::create_pod(self, node, spec).await?;
         blocking(|| {
             let id = self.await_new_sandbox(node, &spec.namespace, &spec.name, &[])?;
             self.attached(node, &spec.namespace, &spec.name, &id)
@@ -292,17 +314,18 @@ impl KindCluster {
 
     /// A new sandbox for an existing pod: its current sandboxes are removed with crictl and
     /// kubelet makes another (CNI ADD runs again, through the agent's cache when cut off).
-    pub async fn add_sandbox(
+    async fn add_sandbox(
         &self,
         node: &str,
         namespace: &str,
         name: &str,
+        _uid: &str,
     ) -> anyhow::Result<Attached> {
         blocking(|| {
             let old = self.sandboxes(node, namespace, name)?;
             for id in &old {
-                self.node_exec(node, &["crictl", "stopp", id])?;
-                self.node_exec(node, &["crictl", "rmp", id])?;
+                self.exec_on(node, &["crictl", "stopp", id])?;
+                self.exec_on(node, &["crictl", "rmp", id])?;
             }
             let id = self.await_new_sandbox(node, namespace, name, &old)?;
             self.attached(node, namespace, name, &id)
@@ -310,7 +333,7 @@ impl KindCluster {
     }
 
     /// Tears a pod's sandbox down for good: the pod is deleted and kubelet runs CNI DEL.
-    pub async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
+    async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &pod.namespace);
         pods.delete(&pod.name, &DeleteParams::default().grace_period(0))
             .await?;
@@ -335,7 +358,7 @@ impl KindCluster {
 
     /// Cuts a node off: `docker network disconnect kind <node>`, or the API server's address
     /// dropped both ways with iptables inside the node.
-    pub fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+    async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
         match how {
             Cut::Network => Ok(blocking(|| self.backend().disconnect(node))?),
             Cut::Blackhole => self.blackhole(node, "-I"),
@@ -343,33 +366,20 @@ impl KindCluster {
     }
 
     /// Undoes [`Self::cut`].
-    pub fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+    async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
         match how {
             Cut::Network => Ok(blocking(|| self.backend().reconnect(node))?),
             Cut::Blackhole => self.blackhole(node, "-D"),
         }
     }
 
-    fn blackhole(&self, node: &str, op: &str) -> anyhow::Result<()> {
-        let control_plane = self.backend().config().control_plane();
-        let api = self.node_exec(&control_plane, &["hostname", "-i"])?;
-        let api = api
-            .split_whitespace()
-            .next()
-            .context("control plane has no address")?
-            .to_string();
-        self.node_exec(node, &["iptables", op, "OUTPUT", "-d", &api, "-j", "DROP"])?;
-        self.node_exec(node, &["iptables", op, "INPUT", "-s", &api, "-j", "DROP"])?;
-        Ok(())
-    }
-
     /// Restarts the agent's container on a node and waits for a new one.
-    pub fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
+    async fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
         Ok(blocking(|| self.backend().restart_agent(node))?)
     }
 
     /// The API server's audit log (audit.k8s.io/v1 events, one per line).
-    pub fn audit(&self) -> anyhow::Result<Vec<Request>> {
+    async fn audit(&self) -> anyhow::Result<Vec<Request>> {
         let log = blocking(|| self.backend().audit_log())?.context("dry run: no audit log")?;
         log.lines()
             .filter(|l| !l.trim().is_empty())
@@ -378,9 +388,10 @@ impl KindCluster {
     }
 
     /// API Priority and Fairness for the agent: the PriorityLevelConfiguration of
-    /// deploy/flowcontrol.yaml squeezed to the least concurrency with rejection. The real
-    /// server has no QPS limit: `qps` is not used.
-    pub async fn limit(&self, _max_in_flight: usize, _qps: f64) -> anyhow::Result<()> {
+    /// deploy/flowcontrol.yaml squeezed to the least concurrency with rejection. APF limits
+    /// the agent's flow only, and concurrency, not QPS.
+    async fn limit(&self, user: &str, _max_in_flight: usize, _qps: f64) -> anyhow::Result<()> {
+        only_the_agent(user)?;
         let api: Api<k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration> =
             Api::all(self.admin.clone());
         let patch = json!({"spec": {"limited": {"nominalConcurrencyShares": 1, "lendablePercent": 0, "limitResponse": {"type": "Reject"}}}});
@@ -392,7 +403,8 @@ impl KindCluster {
 
     /// Requests of the agent's priority level the API server rejected
     /// (`apiserver_flowcontrol_rejected_requests_total`).
-    pub fn rejected(&self) -> anyhow::Result<u64> {
+    async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
+        only_the_agent(user)?;
         let metrics =
             blocking(|| self.backend().apiserver_metrics())?.context("dry run: no metrics")?;
         Ok(metrics
@@ -407,17 +419,54 @@ impl KindCluster {
 
     /// Deletes the cluster (kept with `TETHER_E2E_REUSE=1`), exporting its logs first when the
     /// test is failing.
-    pub fn down(self) -> anyhow::Result<()> {
-        let mut backend = self
+    async fn down(self: Box<Self>) -> anyhow::Result<()> {
+        let mut this = *self;
+        this.torn_down = true;
+        let backend = this
             .backend
-            .into_inner()
+            .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if std::thread::panicking() {
-            let dir = testkit::repo::root().join("target/e2e-artifacts/kind");
-            let _ = blocking(|| backend.export_logs(&dir));
-        }
+        keep_logs_if_failing(backend);
         blocking(|| backend.down())?;
         Ok(())
+    }
+}
+
+/// On kind the API server's limits are API Priority and Fairness for the agent's FlowSchema
+/// (deploy/flowcontrol.yaml): they cannot single out another user.
+fn only_the_agent(user: &str) -> anyhow::Result<()> {
+    if user != AGENT_USER {
+        bail!("on kind, API Priority and Fairness is set up for {AGENT_USER} only, not {user}");
+    }
+    Ok(())
+}
+
+/// When the test is failing, exports the cluster's logs (`kind export logs`) and says where.
+fn keep_logs_if_failing(backend: &mut KindBackend<AnyExecutor>) {
+    if !std::thread::panicking() {
+        return;
+    }
+    let dir = testkit::repo::root().join("target/e2e-artifacts/kind");
+    match blocking(|| backend.export_logs(&dir)) {
+        Ok(_) => eprintln!("[e2e] test failed: kind logs kept in {}", dir.display()),
+        Err(e) => eprintln!("[e2e] test failed; exporting kind logs failed: {e}"),
+    }
+}
+
+impl Drop for KindCluster {
+    fn drop(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        // Reached without `down` when a scenario fails: keep the evidence, then delete.
+        let backend = self
+            .backend
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keep_logs_if_failing(backend);
+        if let Err(e) = blocking(|| backend.down()) {
+            eprintln!("[e2e] deleting the kind cluster failed: {e}");
+        }
     }
 }
 
@@ -497,7 +546,7 @@ mod tests {
     use crate::kind::exec::DryRunExecutor;
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn a_dry_run_writes_the_whole_plan_for_the_scenarios_cluster_and_stops() {
+    async fn a_dry_run_writes_the_whole_plan_for_the_scenarios_cluster_and_says_where() {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
         let deploy = testkit::repo::deploy_dir();
@@ -505,11 +554,10 @@ mod tests {
         let config = with_nodes(KindConfig::new(deploy, work.clone()), &spec);
         let exec = AnyExecutor::DryRun(DryRunExecutor::new(work.clone()).unwrap());
         let backend = KindBackend::new(config, exec).unwrap();
-        let err = KindCluster::up_with(spec, backend)
-            .await
-            .err()
-            .expect("a dry run cannot hand out a cluster");
-        assert!(err.to_string().contains("commands.sh"), "{err}");
+        match KindCluster::up_with(spec, backend).await.unwrap() {
+            Up::Planned(dir) => assert_eq!(dir, work, "the plan is where the work dir is"),
+            Up::Running(_) => panic!("a dry run cannot hand out a cluster"),
+        }
         let transcript = std::fs::read_to_string(work.join("commands.sh")).unwrap();
         for step in [
             "kind create cluster",

@@ -5,8 +5,9 @@
 
 use std::path::Path;
 
+use crate::binaries::Binaries;
 use crate::image::{self, Entry, ImageSpec};
-use crate::sim::image::{Binaries, HOST_PLUGIN_DIR};
+use testkit::cni_runtime::DEBIAN_PLUGIN_DIR as HOST_PLUGIN_DIR;
 
 /// Repository of the image built from cargo's binaries.
 pub const REPOSITORY: &str = "tether-e2e-agent";

@@ -8,16 +8,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
 use super::image;
 use super::node::{EdgeNode, NodeSetup};
-use crate::backend::{AGENT_USER, Attached, ClusterSpec, PodSpec, Request, host_veth_in_result};
+use crate::backend::{Attached, Backend, ClusterSpec, Cut, PodSpec, Request};
 use crate::cleanup;
+use crate::kubeconfig::client_for;
 use crate::phase::phase;
 use crate::{binaries, docker};
-use tether_sim::apiserver::{self, ApiServer, FlowLimit, SimConfig};
+use async_trait::async_trait;
+use testkit::kernel::host_veth_in_result;
+use tether_sim::apiserver::{self, ApiServer, AuditEvent, FlowLimit, SimConfig};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 /// Label naming the cluster a container or network belongs to.
@@ -51,15 +53,6 @@ async fn node_image() -> anyhow::Result<String> {
         })
         .await
         .cloned()
-}
-
-/// A client for `kubeconfig` (YAML).
-pub async fn client_for(kubeconfig: &str) -> anyhow::Result<kube::Client> {
-    let kubeconfig =
-        Kubeconfig::from_yaml(kubeconfig).context("parsing a kubeconfig of the API double")?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
 }
 
 impl SimCluster {
@@ -195,34 +188,9 @@ impl SimCluster {
             .unwrap_or_else(|| unreachable!("sim cluster without a server"))
     }
 
-    /// Cluster-admin client.
-    pub fn admin(&self) -> kube::Client {
-        self.admin.clone()
-    }
-
     /// A kubeconfig with cluster-admin rights, for kubectl on the host.
     pub fn admin_kubeconfig(&self) -> String {
         self.server().admin_kubeconfig()
-    }
-
-    /// A client with the agent's ServiceAccount token, bound to no node.
-    pub async fn as_agent(&self) -> anyhow::Result<kube::Client> {
-        let server = self.server();
-        let token = server.mint_service_account_token("tether-system", "tether-agent");
-        client_for(&server.kubeconfig_for(&server.url(), &token)).await
-    }
-
-    /// A client with the token the agent's pod on `node` gets (it names the node).
-    pub async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
-        let server = self.server();
-        let token =
-            server.mint_service_account_token_on_node("tether-system", "tether-agent", node);
-        client_for(&server.kubeconfig_for(&server.url(), &token)).await
-    }
-
-    /// Node names.
-    pub fn nodes(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
     /// One node.
@@ -233,15 +201,86 @@ impl SimCluster {
             .with_context(|| format!("no node {name} in this cluster"))
     }
 
+    /// When the test is failing, copies every node's log and the audit log to
+    /// `target/e2e-artifacts/<cluster>/` and says where.
+    fn keep_artifacts_if_failing(&self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let dir = testkit::repo::root()
+            .join("target/e2e-artifacts")
+            .join(&self.id);
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        for node in &self.nodes {
+            let _ = std::fs::write(dir.join(format!("{}.log", node.name)), node.logs());
+        }
+        let _ = std::fs::copy(self.work.join("audit.jsonl"), dir.join("audit.jsonl"));
+        eprintln!(
+            "[e2e] test failed: node logs and the audit log kept in {}",
+            dir.display()
+        );
+    }
+}
+
+#[async_trait]
+impl Backend for SimCluster {
+    /// Cluster-admin client.
+    fn admin(&self) -> kube::Client {
+        self.admin.clone()
+    }
+
+    /// A client with the agent's ServiceAccount token, bound to no node.
+    async fn as_agent(&self) -> anyhow::Result<kube::Client> {
+        let server = self.server();
+        let token = server.mint_service_account_token("tether-system", "tether-agent");
+        client_for(&server.kubeconfig_for(&server.url(), &token)).await
+    }
+
+    /// A client with the token the agent's pod on `node` gets (it names the node).
+    async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
+        let server = self.server();
+        let token =
+            server.mint_service_account_token_on_node("tether-system", "tether-agent", node);
+        client_for(&server.kubeconfig_for(&server.url(), &token)).await
+    }
+
+    /// Node names.
+    fn nodes(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// The same on the sim: node containers are named after the scenario's nodes.
+    fn node_name(&self, node: &str) -> anyhow::Result<String> {
+        Ok(self.node(node)?.name.clone())
+    }
+
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
+        self.node(node)?.exec(argv).await
+    }
+
+    async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+        self.node(node)?.cut(how).await
+    }
+
+    async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
+        self.node(node)?.reconnect(how).await
+    }
+
+    async fn restart_agent(&self, node: &str) -> anyhow::Result<()> {
+        self.node(node)?.restart_agent().await
+    }
+
     /// Creates the pod in the API on `node`, then its sandbox.
-    pub async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
+    async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
         let uid = self.create_pod(node, spec).await?;
         self.add_sandbox(node, &spec.namespace, &spec.name, &uid)
             .await
     }
 
     /// Creates the pod object, bound to `node`; its UID.
-    pub async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
+    async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
         let pod: Pod = serde_json::from_value(json!({
             "apiVersion": "v1",
@@ -257,7 +296,7 @@ impl SimCluster {
     }
 
     /// Brings up a sandbox for a pod through the node's CNI chain.
-    pub async fn add_sandbox(
+    async fn add_sandbox(
         &self,
         node: &str,
         namespace: &str,
@@ -301,7 +340,7 @@ impl SimCluster {
     }
 
     /// CNI DEL of a sandbox.
-    pub async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
+    async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
         self.node(&pod.node)?
             .exec(&[
                 "tether-node",
@@ -315,12 +354,17 @@ impl SimCluster {
     }
 
     /// The audit log so far.
-    pub fn audit(&self) -> Vec<Request> {
-        self.server().audit_events()
+    async fn audit(&self) -> anyhow::Result<Vec<Request>> {
+        Ok(self
+            .server()
+            .audit_events()
+            .into_iter()
+            .map(request_of)
+            .collect())
     }
 
     /// API Priority and Fairness for `user`.
-    pub fn limit(&self, user: &str, max_in_flight: usize, qps: f64) {
+    async fn limit(&self, user: &str, max_in_flight: usize, qps: f64) -> anyhow::Result<()> {
         self.server().set_flow_limit(
             user,
             Some(FlowLimit {
@@ -329,20 +373,16 @@ impl SimCluster {
                 burst: qps.max(1.0),
             }),
         );
+        Ok(())
     }
 
     /// 429s sent to `user`.
-    pub fn rejected(&self, user: &str) -> u64 {
-        self.server().rejected_requests(user)
-    }
-
-    /// The agent's identity.
-    pub fn agent_user() -> &'static str {
-        AGENT_USER
+    async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
+        Ok(self.server().rejected_requests(user))
     }
 
     /// Tears down in order: nodes, network, server, files.
-    pub async fn down(mut self) -> anyhow::Result<()> {
+    async fn down(mut self: Box<Self>) -> anyhow::Result<()> {
         self.keep_artifacts_if_failing();
         for node in std::mem::take(&mut self.nodes) {
             node.remove().await?;
@@ -355,27 +395,23 @@ impl SimCluster {
         self.torn_down = true;
         Ok(())
     }
+}
 
-    /// When the test is failing, copies every node's log and the audit log to
-    /// `target/e2e-artifacts/<cluster>/` and says where.
-    fn keep_artifacts_if_failing(&self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let dir = testkit::repo::root()
-            .join("target/e2e-artifacts")
-            .join(&self.id);
-        if std::fs::create_dir_all(&dir).is_err() {
-            return;
-        }
-        for node in &self.nodes {
-            let _ = std::fs::write(dir.join(format!("{}.log", node.name)), node.logs());
-        }
-        let _ = std::fs::copy(self.work.join("audit.jsonl"), dir.join("audit.jsonl"));
-        eprintln!(
-            "[e2e] test failed: node logs and the audit log kept in {}",
-            dir.display()
-        );
+/// The double's audit record as the contract's [`Request`].
+fn request_of(e: AuditEvent) -> Request {
+    Request {
+        time: e.time,
+        user: e.user,
+        groups: e.groups,
+        verb: e.verb,
+        api_group: e.api_group,
+        resource: e.resource,
+        subresource: e.subresource,
+        namespace: e.namespace,
+        name: e.name,
+        uri: e.uri,
+        code: e.code,
+        user_agent: e.user_agent,
     }
 }
 

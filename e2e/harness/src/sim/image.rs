@@ -2,30 +2,18 @@
 //! (`tether-agent`, `tether-cni`, `bandwidth`, `tuning`) where install-cni takes it from, the
 //! node's own main plugins and kindnet-like conflist, and iproute2/iptables.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::json;
 
+use crate::binaries::Binaries;
 use crate::image::{self, Entry, ImageSpec};
 use crate::node::{CNI_BIN_DIR, CNI_CONF_DIR, INIT_CONFIG, TETHER_BUNDLE_DIR};
 
 /// Repository of the node image.
 pub const REPOSITORY: &str = "tether-e2e-node";
-/// Where Debian's containernetworking-plugins are.
-pub const HOST_PLUGIN_DIR: &str = "/usr/lib/cni";
 /// The node's agent state, as in the DaemonSet.
 pub const STATE_DIR: &str = "/var/lib/tether";
-
-/// The compiled tether binaries that go into the image.
-#[derive(Debug, Clone)]
-pub struct Binaries {
-    /// `tether-agent`.
-    pub agent: PathBuf,
-    /// `tether-cni`.
-    pub cni: PathBuf,
-    /// `tether-node`.
-    pub node: PathBuf,
-}
 
 /// The node's primary conflist, as kindnet writes it (0.3.1, bridge + host-local).
 pub fn primary_conflist() -> serde_json::Value {
@@ -58,6 +46,8 @@ pub fn spec(bins: &Binaries) -> ImageSpec {
         Entry::binary(&bins.cni, format!("{TETHER_BUNDLE_DIR}/tether-cni")),
         Entry::binary(&bins.node, "/usr/local/bin/tether-node"),
         Entry::copy("/usr/sbin/ip", "/usr/sbin/ip"),
+        // kernel reads are the same argv on sim and kind (testkit::kernel): cat reads /proc/sys
+        Entry::copy("/usr/bin/cat", "/usr/bin/cat"),
         Entry::copy("/usr/sbin/tc", "/usr/sbin/tc"),
         Entry::copy("/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-nft-multi"),
         Entry::copy(
@@ -69,13 +59,13 @@ pub fn spec(bins: &Binaries) -> ImageSpec {
     // so install-cni has work to do, as on a kind node.
     for plugin in ["bandwidth", "tuning"] {
         entries.push(Entry::copy(
-            Path::new(HOST_PLUGIN_DIR).join(plugin),
+            Path::new(testkit::cni_runtime::DEBIAN_PLUGIN_DIR).join(plugin),
             Path::new(TETHER_BUNDLE_DIR).join(plugin),
         ));
     }
     for plugin in ["bridge", "host-local", "loopback"] {
         entries.push(Entry::copy(
-            Path::new(HOST_PLUGIN_DIR).join(plugin),
+            Path::new(testkit::cni_runtime::DEBIAN_PLUGIN_DIR).join(plugin),
             Path::new(CNI_BIN_DIR).join(plugin),
         ));
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use testcontainers::core::{ExecCommand, Mount};
+use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
@@ -132,15 +132,22 @@ impl EdgeNode {
 
     /// Runs `argv` in the node; exit code, stdout and stderr.
     pub async fn exec_status(&self, argv: &[&str]) -> anyhow::Result<(i64, String, String)> {
-        let mut run = self
-            .container
-            .exec(ExecCommand::new(argv.iter().map(|s| s.to_string())))
-            .await
-            .with_context(|| format!("exec {} on {}", argv.join(" "), self.name))?;
-        let stdout = String::from_utf8_lossy(&run.stdout_to_vec().await?).into_owned();
-        let stderr = String::from_utf8_lossy(&run.stderr_to_vec().await?).into_owned();
-        let code = run.exit_code().await?.unwrap_or(-1);
-        Ok((code, stdout, stderr))
+        // `docker exec` on a blocking thread: testcontainers' exec result is not Sync, so a
+        // future holding it could not be sent between threads as the Backend contract needs.
+        let mut args = vec!["exec".to_string(), self.container.id().to_string()];
+        args.extend(argv.iter().map(|a| a.to_string()));
+        let out = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            docker::raw(&args)
+        })
+        .await
+        .context("joining a docker exec")?
+        .with_context(|| format!("exec {} on {}", argv.join(" "), self.name))?;
+        Ok((
+            i64::from(out.status.code().unwrap_or(-1)),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     /// Cuts the node off from the API server.

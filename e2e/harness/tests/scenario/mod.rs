@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use e2e::backend::{Attached, Cluster, ClusterSpec};
+use e2e::backend::{Attached, Cluster, ClusterSpec, Up, read_kernel};
 use futures::TryStreamExt;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
@@ -13,18 +13,32 @@ use kube::core::GroupVersionKind;
 use kube::runtime::wait::await_condition;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
+use testkit::kernel;
 
-/// Fixture: a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) with tether.
+/// Fixture: a default cluster (edge-1 in pool hangzhou, edge-2 in pool shanghai) with tether;
+/// `None` in a dry run, after saying where the plan is (see [`cluster_with`]).
 #[rstest::fixture]
-pub async fn cluster() -> Cluster {
-    Cluster::up(ClusterSpec::default())
-        .await
-        .expect("bringing the cluster up")
+pub async fn cluster() -> Option<Cluster> {
+    cluster_with(ClusterSpec::default()).await
 }
 
-/// Brings a cluster with `spec` up.
-pub async fn cluster_with(spec: ClusterSpec) -> Cluster {
-    Cluster::up(spec).await.expect("bringing the cluster up")
+/// Brings a cluster with `spec` up. In a dry run (`TETHER_E2E_DRY_RUN=1`, kind backend) it
+/// writes the plan, says where, and returns `None`: the scenario ends there, successfully,
+/// since nothing ran that could be checked.
+pub async fn cluster_with(spec: ClusterSpec) -> Option<Cluster> {
+    match e2e::backend::up(spec)
+        .await
+        .expect("bringing the cluster up")
+    {
+        Up::Running(cluster) => Some(cluster),
+        Up::Planned(dir) => {
+            eprintln!(
+                "[e2e] dry run: nothing ran; the plan (files and commands.sh) is in {}",
+                dir.display()
+            );
+            None
+        }
+    }
 }
 
 /// The NetworkProfile API.
@@ -164,74 +178,39 @@ pub async fn await_events(
 
 /// The tbf rate on `dev` of `node`, in bits per second.
 pub async fn tbf_rate_bits(cluster: &Cluster, node: &str, dev: &str) -> Option<u64> {
-    let out = cluster
-        .node_exec(node, &["tc", "-j", "qdisc", "show", "dev", dev])
-        .await
-        .ok()?;
-    let qdiscs: Value = serde_json::from_str(&out).ok()?;
-    qdiscs
-        .as_array()?
-        .iter()
-        .find(|q| q["kind"] == "tbf")
-        .and_then(|q| q["options"]["rate"].as_u64())
-        .map(|b| b * 8)
+    read_kernel(cluster.as_ref(), node, &kernel::tbf_rate_bits(dev)).await
 }
 
 /// The ifb device the bandwidth plugin redirects `dev`'s ingress to.
 pub async fn redirect_target(cluster: &Cluster, node: &str, dev: &str) -> Option<String> {
-    let out = cluster
-        .node_exec(
-            node,
-            &["tc", "filter", "show", "dev", dev, "parent", "ffff:"],
-        )
-        .await
-        .ok()?;
-    let (_, after) = out.split_once("to device ")?;
-    Some(
-        after
-            .split(|c: char| c == ')' || c.is_whitespace())
-            .next()?
-            .to_string(),
-    )
+    read_kernel(cluster.as_ref(), node, &kernel::redirect_target(dev)).await
 }
 
 /// The MTU of the pod's eth0.
 pub async fn pod_mtu(cluster: &Cluster, pod: &Attached) -> u64 {
-    let out = cluster
-        .node_exec(
-            &pod.node,
-            &["ip", "-n", &pod.netns, "-j", "link", "show", "dev", "eth0"],
-        )
-        .await
-        .unwrap();
-    let links: Value = serde_json::from_str(&out).unwrap();
-    links[0]["mtu"].as_u64().unwrap()
+    read_kernel(
+        cluster.as_ref(),
+        &pod.node,
+        &kernel::mtu(Some(&pod.netns), "eth0"),
+    )
+    .await
+    .unwrap_or_else(|| panic!("no eth0 in {} on {}", pod.netns, pod.node))
 }
 
 /// A sysctl inside the pod's network namespace.
 pub async fn pod_sysctl(cluster: &Cluster, pod: &Attached, key: &str) -> String {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    let argv = [
-        "ip",
-        "netns",
-        "exec",
-        &pod.netns,
-        "tether-node",
-        "cat",
-        &path,
-    ];
-    cluster
-        .node_exec(&pod.node, &argv)
-        .await
-        .unwrap()
-        .trim()
-        .to_string()
+    read_kernel(
+        cluster.as_ref(),
+        &pod.node,
+        &kernel::sysctl(&pod.netns, key),
+    )
+    .await
+    .unwrap_or_else(|| panic!("sysctl {key} in {} on {}", pod.netns, pod.node))
 }
 
 /// Whether a link exists on the node's host side.
 pub async fn host_link_exists(cluster: &Cluster, node: &str, name: &str) -> bool {
-    cluster
-        .node_exec(node, &["ip", "link", "show", "dev", name])
+    read_kernel(cluster.as_ref(), node, &kernel::link_exists(name))
         .await
-        .is_ok()
+        .is_some()
 }
