@@ -128,7 +128,8 @@ if [[ $(printf '%s\n%s\n' "$rust_version" "$channel" | sort -V | head -n1) != "$
   fail "rust-toolchain.toml's Rust $channel is older than Cargo.toml's rust-version $rust_version"
 fi
 if command -v rustc >/dev/null; then
-  tree_rustc=$(rustc --version | cut -d' ' -f2)
+  tree_rustc=$(rustc --version 2>/dev/null | cut -d' ' -f2) ||
+    fail "rustc does not run in this tree (rustup lacks Rust $channel?): bash nix/rustup-toolchain.sh"
   [[ $tree_rustc == "$channel" ]] ||
     fail "rust-toolchain.toml says Rust $channel, but rustc in this tree is $tree_rustc"
 fi
