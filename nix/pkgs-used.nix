@@ -27,8 +27,8 @@ rec {
   rustOverlayRev = "fd2ebb9cc4323d0c5a1336138dab5c3c5a5d8bd9";
   rustOverlayNarHash = "sha256-YT4Fs2k7bi+7YzuLt93EtIRgjpwHK5ZfsQEIh5dEQSk=";
 
-  # name used in nix/ = attribute path in a nixpkgs package set (the file defining it, as read
-  # in nixpkgs' source; nix/README.md says which versions were read here)
+  # name used in nix/ = attribute path in a nixpkgs package set (where nixpkgs defines it;
+  # nix/README.md says which of these were read here, in which versions: none at the pin)
   paths = {
     # dev shell (the Rust tools come from the toolchain)
     mkShell = [ "mkShell" ]; # pkgs/build-support/mkshell/default.nix
