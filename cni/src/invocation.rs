@@ -152,27 +152,27 @@ impl Invocation {
         })
     }
 
-    /// The pod's identity from `CNI_ARGS`; ADD needs it to ask the agent.
-    pub fn pod(&self) -> Result<PodIdentity, CniError> {
+    /// The pod's identity from `CNI_ARGS`, which Kubernetes runtimes pass; `None` for a
+    /// container without one (podman passes `K8S_POD_NAME` alone, nerdctl neither), which
+    /// tether passes through untouched.
+    pub fn pod(&self) -> Result<Option<PodIdentity>, CniError> {
         let pairs = parse_cni_args(&self.cni_args)?;
         let find = |key: &str| {
             pairs
                 .iter()
                 .find(|(k, _)| *k == key)
                 .map(|(_, v)| v.to_string())
+                .filter(|v| !v.is_empty())
         };
-        let need = |key: &str| {
-            find(key).filter(|v| !v.is_empty()).ok_or_else(|| {
-                CniError::new(Code::InvalidEnvironment, format!("CNI_ARGS has no {key}")).with_details(
-                    "tether needs the pod's identity (K8S_POD_NAMESPACE, K8S_POD_NAME), which Kubernetes runtimes pass in CNI_ARGS",
-                )
-            })
+        let (Some(namespace), Some(name)) = (find("K8S_POD_NAMESPACE"), find("K8S_POD_NAME"))
+        else {
+            return Ok(None);
         };
-        Ok(PodIdentity {
-            namespace: need("K8S_POD_NAMESPACE")?,
-            name: need("K8S_POD_NAME")?,
+        Ok(Some(PodIdentity {
+            namespace,
+            name,
             uid: find("K8S_POD_UID").unwrap_or_default(),
-        })
+        }))
     }
 }
 
@@ -276,11 +276,11 @@ mod tests {
         );
         assert_eq!(
             inv.pod().unwrap(),
-            PodIdentity {
+            Some(PodIdentity {
                 namespace: "default".into(),
                 name: "web-0".into(),
                 uid: "u-1".into()
-            }
+            })
         );
     }
 
@@ -340,14 +340,17 @@ mod tests {
     }
 
     #[test]
-    fn add_without_pod_identity_names_the_key() {
-        let vars = with(
-            ADD,
-            "CNI_ARGS",
-            Some("IgnoreUnknown=1;K8S_POD_NAMESPACE=default"),
-        );
-        let err = Invocation::from_env(env(&vars)).unwrap().pod().unwrap_err();
-        assert_eq!(err.code, Code::InvalidEnvironment);
-        assert!(err.msg.contains("K8S_POD_NAME"));
+    fn a_container_without_kubernetes_identity_has_no_pod() {
+        for args in [
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=default",
+            // podman (CNI backend)
+            "IgnoreUnknown=1;K8S_POD_NAME=web",
+            "IgnoreUnknown=1;K8S_POD_NAMESPACE=;K8S_POD_NAME=web",
+            "",
+        ] {
+            let vars = with(ADD, "CNI_ARGS", Some(args));
+            let pod = Invocation::from_env(env(&vars)).unwrap().pod().unwrap();
+            assert_eq!(pod, None, "{args:?}");
+        }
     }
 }

@@ -138,9 +138,6 @@ fn every_bad_input_is_refused_with_the_spec_error() {
         e.push((var, value.to_string()));
         env_cases.push((var.to_string(), e));
     }
-    let mut no_pod = env("ADD");
-    no_pod.retain(|(k, _)| *k != "CNI_ARGS");
-    env_cases.push(("K8S_POD_NAMESPACE".into(), no_pod));
     for (var, e) in env_cases {
         let (code, err, out) = refused(&node, &agent, &e, good.as_bytes());
         assert_eq!(code, 4, "{var}: {out:?}");
@@ -148,6 +145,47 @@ fn every_bad_input_is_refused_with_the_spec_error() {
         // The error answers in the configuration's version when it could be read.
         assert_eq!(err["cniVersion"], "1.0.0", "{var}: {err}");
     }
+}
+
+#[test]
+fn a_container_without_kubernetes_identity_passes_through_under_both_policies() {
+    let node = Node::new();
+    let agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
+    // podman's CNI backend passes the container's name alone; nerdctl passes no K8S_ keys.
+    for args in ["IgnoreUnknown=1;K8S_POD_NAME=web", "IgnoreUnknown=1", ""] {
+        for policy in ["ignore", "fail"] {
+            let mut conf = conf(&node);
+            conf["failurePolicy"] = json!(policy);
+            let mut e = env("ADD");
+            e.retain(|(k, _)| *k != "CNI_ARGS");
+            e.push(("CNI_ARGS", args.to_string()));
+            let out = exec(&tether_binary(), &e, conf.to_string().as_bytes());
+            assert!(out.success, "{args:?} {policy}: {out:?}");
+            assert_eq!(
+                out.json(),
+                prev(),
+                "{args:?} {policy}: the previous result, unchanged"
+            );
+            assert!(
+                out.stderr.contains("no Kubernetes identity"),
+                "{args:?} {policy}: a note on stderr: {out:?}"
+            );
+            for command in ["CHECK", "DEL"] {
+                let mut e = e.clone();
+                e.retain(|(k, _)| *k != "CNI_COMMAND");
+                e.push(("CNI_COMMAND", command.to_string()));
+                let out = exec(&tether_binary(), &e, conf.to_string().as_bytes());
+                assert!(out.success, "{command} {args:?} {policy}: {out:?}");
+                assert!(out.stdout.is_empty(), "{command}: {out:?}");
+            }
+        }
+    }
+    assert!(agent.requests().is_empty(), "the agent was asked");
+    assert!(
+        node.state_files().is_empty(),
+        "recorded: {:?}",
+        node.state_files()
+    );
 }
 
 #[test]

@@ -15,7 +15,15 @@ pub(super) fn add(
     target: &Target,
 ) -> Result<String, CniError> {
     let prev = super::prev_result(conf, Command::Add)?;
-    let pod = invocation.pod()?;
+    let Some(pod) = invocation.pod()? else {
+        // Not a Kubernetes pod (podman, nerdctl): no profile can apply, and failing would
+        // keep the container from starting on a node whose conf dir chains tether.
+        eprintln!(
+            "tether: container {} has no Kubernetes identity in CNI_ARGS; passing it through",
+            target.container_id
+        );
+        return Ok(conf.prev_result.clone().unwrap_or_default().to_string());
+    };
     let answer = ask_agent(conf, target, &pod)?;
     let delegates = answer.as_ref().map(delegate::plan).unwrap_or_default();
     let version = delegate::delegate_version(conf.cni_version);

@@ -18,6 +18,10 @@ pub(super) fn check(
         .with_details(format!("the configuration says {}", conf.cni_version)));
     }
     let prev = super::prev_result(conf, Command::Check)?;
+    if invocation.pod()?.is_none() {
+        // ADD passed such a container through and recorded nothing to check.
+        return Ok(());
+    }
     let state = StateDir::new(&conf.state_dir);
     let record = state
         .load(&target.container_id, &target.ifname)?
