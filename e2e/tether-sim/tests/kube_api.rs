@@ -311,3 +311,88 @@ async fn kube_event_recorder_creates_then_patches_a_series() {
     assert_eq!(verbs, ["create", "patch", "list"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn node_leases_are_served_like_other_built_ins() {
+    use futures::{StreamExt, TryStreamExt};
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::WatchEvent;
+    use kube::api::WatchParams;
+
+    let server = server().await;
+    let admin = client(&server, server.admin_token()).await;
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), "kube-node-lease");
+    let from = server.resource_version().to_string();
+    let mut events = leases
+        .watch(&WatchParams::default(), &from)
+        .await
+        .unwrap()
+        .boxed();
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "edge-1"},
+        "spec": {"holderIdentity": "edge-1", "leaseDurationSeconds": 40,
+                 "renewTime": "2026-01-01T00:00:00.000000Z"}
+    }))
+    .unwrap();
+    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let mut renewed = created.clone();
+    renewed.spec.as_mut().unwrap().renew_time =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            "2026-01-01T00:00:10.000000Z".parse().unwrap(),
+        ));
+    leases
+        .replace("edge-1", &PostParams::default(), &renewed)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        match events.try_next().await.unwrap().unwrap() {
+            WatchEvent::Added(l) | WatchEvent::Modified(l) => {
+                seen.push(l.spec.unwrap().renew_time.unwrap().0.to_string())
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(seen, ["2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z"]);
+
+    // Discovery announces them, namespaced, with every stored verb.
+    let doc: serde_json::Value = admin
+        .request(
+            http::Request::get("/apis/coordination.k8s.io/v1")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let entry = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "leases")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (entry["kind"].as_str(), entry["namespaced"].as_bool()),
+        (Some("Lease"), Some(true))
+    );
+    assert!(
+        entry["verbs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "update")
+    );
+
+    // RBAC applies: a ServiceAccount without a binding is refused, worded as the real server.
+    let sa = server.mint_service_account_token("default", "nobody");
+    let nobody: Api<Lease> = Api::namespaced(client(&server, &sa).await, "kube-node-lease");
+    let refused = status_of(nobody.get("edge-1").await.unwrap_err());
+    assert_eq!(refused.code, 403);
+    assert!(
+        refused
+            .message
+            .contains("cannot get resource \"leases\" in API group \"coordination.k8s.io\""),
+        "{}",
+        refused.message
+    );
+}

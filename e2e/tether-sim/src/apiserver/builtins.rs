@@ -114,6 +114,8 @@ pub fn builtins() -> Vec<ResourceType> {
         true,
     );
     crd.short_names = labels(&["crd", "crds"]);
+    // kubelet (and yurthub's health probe) renew `kube-node-lease/<node>`; no short names.
+    let lease = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false);
     let fc = "flowcontrol.apiserver.k8s.io";
     let authz = "authorization.k8s.io";
     let mut ssar = builtin(
@@ -182,6 +184,7 @@ pub fn builtins() -> Vec<ResourceType> {
             false,
         ),
         crd,
+        lease,
         builtin(fc, "v1", "flowschemas", "FlowSchema", false, true),
         builtin(
             fc,

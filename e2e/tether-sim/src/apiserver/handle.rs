@@ -10,12 +10,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::state::State;
+use super::tls::{self, Ca};
 use super::{ApiError, AuditEvent, FlowLimit, SimError, UserInfo, crud, modify, store};
 
 /// A running server. Dropping it stops it.
 pub struct ApiServer {
     pub(super) addr: SocketAddr,
     pub(super) ca_pem: String,
+    pub(super) ca: Arc<Ca>,
     pub(super) admin_token: String,
     pub(super) state: Arc<State>,
     pub(super) stop: Option<oneshot::Sender<()>>,
@@ -50,6 +52,16 @@ impl ApiServer {
     /// PEM of the CA that signed the serving certificate.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// A serving certificate for `sans` (DNS names or IP addresses) signed by this
+    /// server's CA, as `(certificate PEM, PKCS#8 key PEM)`: what a node component (kubelet,
+    /// yurthub) gets from the cluster CA through a CSR, so pods trusting the cluster CA
+    /// (`ca.crt` of their ServiceAccount) trust it. Fails on a SAN that is neither a DNS
+    /// name nor an IP address.
+    pub fn issue_serving_cert(&self, sans: &[&str]) -> Result<(String, String), SimError> {
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        tls::issue(&sans, &self.ca)
     }
 
     /// Token of `kubernetes-admin` (group `system:masters`).

@@ -171,6 +171,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
     let server = ApiServer {
         addr,
         ca_pem: pki.ca_pem,
+        ca: pki.ca,
         admin_token,
         state: state.clone(),
         stop: None,

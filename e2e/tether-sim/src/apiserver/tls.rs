@@ -1,4 +1,6 @@
-//! The server's own CA and serving certificate (rcgen), and the rustls configuration.
+//! The server's own CA and serving certificate (rcgen), the rustls configuration, and
+//! serving certificates for others signed by the same CA (as the cluster CA signs a
+//! kubelet's or yurthub's serving certificate through a CSR).
 
 use std::sync::Arc;
 
@@ -10,12 +12,43 @@ use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::SimError;
 
+/// The cluster CA: what signs serving certificates.
+pub type Ca = Issuer<'static, KeyPair>;
+
 /// CA certificate (PEM) and the TLS configuration serving a certificate it signed.
 pub struct Pki {
     /// PEM of the CA clients must trust.
     pub ca_pem: String,
     /// rustls configuration (ALPN h2 and http/1.1).
     pub server: Arc<rustls::ServerConfig>,
+    /// The CA itself, to sign more serving certificates.
+    pub ca: Arc<Ca>,
+}
+
+/// A serving certificate for `sans` signed by `ca`: (certificate, PKCS#8 key), both rcgen types.
+fn leaf(
+    sans: &[String],
+    common_name: &str,
+    ca: &Ca,
+) -> Result<(rcgen::Certificate, KeyPair), SimError> {
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(sans.to_vec())?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, common_name);
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let cert = leaf.signed_by(&key, ca)?;
+    Ok((cert, key))
+}
+
+/// A serving certificate and its key (both PEM) for `sans`, signed by `ca`.
+pub fn issue(sans: &[String], ca: &Ca) -> Result<(String, String), SimError> {
+    let common_name = sans.first().map(String::as_str).unwrap_or("tether-sim");
+    let (cert, key) = leaf(sans, common_name, ca)?;
+    Ok((cert.pem(), key.serialize_pem()))
 }
 
 /// A fresh CA and a serving certificate for `sans` (DNS names or IP addresses).
@@ -32,16 +65,7 @@ pub fn generate(sans: &[String]) -> Result<Pki, SimError> {
     ];
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(sans.to_vec())?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "kube-apiserver");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    let cert = leaf.signed_by(&key, &issuer)?;
+    let (cert, key) = leaf(sans, "kube-apiserver", &issuer)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -54,5 +78,6 @@ pub fn generate(sans: &[String]) -> Result<Pki, SimError> {
     Ok(Pki {
         ca_pem: ca_cert.pem(),
         server: Arc::new(server),
+        ca: Arc::new(issuer),
     })
 }
