@@ -10,6 +10,7 @@
 //! `agent/README.md` maps each behaviour to its file.
 
 pub mod api;
+pub mod backoff;
 pub mod cli;
 pub mod install;
 pub mod metrics;

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod framed;
+pub mod journal;
 pub mod outbox;
 pub mod records;
 pub mod store;
