@@ -35,6 +35,16 @@ pub struct Metrics {
     pub outbox_depth: Gauge,
     /// Writes dropped because the outbox was full.
     pub outbox_dropped: Counter,
+    /// Failures to open, append to or compact the outbox journal.
+    pub outbox_journal_errors: Counter,
+    /// Writes the API server was proven to have applied, by kind (event, status).
+    pub writes_confirmed: Family<Label, Counter>,
+    /// Writes answered 2xx without proof they were applied (yurthub's cache), by kind.
+    pub writes_unconfirmed: Family<Label, Counter>,
+    /// What answers the agent's API requests: 1 for the current state, 0 for the others.
+    pub upstream: Family<Label, Gauge>,
+    /// Watches that reached their timeout without a single event or bookmark, by resource.
+    pub watches_silent: Family<Label, Counter>,
     /// NetworkProfiles ignored as invalid.
     pub profiles_rejected: Gauge,
     /// Disk cache loads or saves that failed.
@@ -56,6 +66,11 @@ impl Default for Metrics {
             watch_errors: Family::default(),
             outbox_depth: Gauge::default(),
             outbox_dropped: Counter::default(),
+            outbox_journal_errors: Counter::default(),
+            writes_confirmed: Family::default(),
+            writes_unconfirmed: Family::default(),
+            upstream: Family::default(),
+            watches_silent: Family::default(),
             profiles_rejected: Gauge::default(),
             cache_errors: Counter::default(),
             registry: Registry::default(),
@@ -114,6 +129,31 @@ impl Default for Metrics {
             "outbox_dropped",
             "Writes dropped because the outbox was full",
             m.outbox_dropped.clone(),
+        );
+        registry.register(
+            "outbox_journal_errors",
+            "Failures to open, append to or compact the outbox journal",
+            m.outbox_journal_errors.clone(),
+        );
+        registry.register(
+            "writes_confirmed",
+            "Writes the API server was proven to have applied, by kind",
+            m.writes_confirmed.clone(),
+        );
+        registry.register(
+            "writes_unconfirmed",
+            "Writes acknowledged without proof they were applied (yurthub's cache), by kind",
+            m.writes_unconfirmed.clone(),
+        );
+        registry.register(
+            "upstream",
+            "What answers the agent's API requests (api-server, yurthub-cache, unreachable, unknown): 1 for the current state",
+            m.upstream.clone(),
+        );
+        registry.register(
+            "watches_silent",
+            "Watches that reached their timeout without an event or bookmark, by resource",
+            m.watches_silent.clone(),
         );
         registry.register(
             "profiles_rejected",

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::api::client::{self, Limits};
 use crate::api::report::{self, KubeSink};
+use crate::api::upstream::Monitor;
 use crate::api::watches;
 use crate::cli::{LogFormat, RunArgs};
 use crate::metrics::Metrics;
@@ -58,14 +59,21 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "disk cache ignored");
         }
     }
-    let (outbox, damaged) = Outbox::open(
+    let (outbox, troubles) = Outbox::open(
         &Outbox::path(&args.state_dir),
         args.outbox_limit,
         metrics.clone(),
     );
-    if let Some(e) = damaged {
-        tracing::warn!(error = %e, "outbox file ignored");
+    for trouble in troubles {
+        tracing::warn!(error = %trouble, "outbox");
     }
+    if !outbox.is_empty() {
+        tracing::info!(
+            writes = outbox.len(),
+            "outbox: writes owed by an earlier run"
+        );
+    }
+    let monitor = Monitor::new(store.clone(), metrics.clone(), Some(outbox.clone()));
     let listener = socket::bind(&args.socket)
         .with_context(|| format!("binding the socket {}", args.socket.display()))?;
     let ops_listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -106,6 +114,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         store.clone(),
         outbox.clone(),
         metrics.clone(),
+        monitor,
         args.node_name.clone(),
         stopped.clone(),
     ));
@@ -164,13 +173,14 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the client (retrying while no configuration can be found), then runs the watches
-/// and the outbox flusher.
+/// Builds the client (retrying while no configuration can be found), then runs the upstream
+/// probe, the watches and the outbox flusher.
 async fn connect_and_watch(
     limits: Limits,
     store: Arc<Store>,
     outbox: Arc<Outbox>,
     metrics: Arc<Metrics>,
+    monitor: Arc<Monitor>,
     node: String,
     stopped: watch::Receiver<bool>,
 ) {
@@ -179,7 +189,7 @@ async fn connect_and_watch(
         match client::infer(&limits).await {
             Ok(c) => break c,
             Err(e) => {
-                store.set_pod_feed(Feed::Down);
+                store.set_all_feeds(Feed::Down);
                 tracing::error!(error = %e, "no Kubernetes configuration; serving from the cache and defaults");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(60));
@@ -189,9 +199,11 @@ async fn connect_and_watch(
     let sink = KubeSink {
         client: client.clone(),
         node,
+        monitor: monitor.clone(),
     };
     tokio::join!(
-        watches::run(client, store, metrics),
+        monitor.clone().run(client.clone(), stopped.clone()),
+        watches::run(client, store, metrics, monitor),
         outbox.run(sink, stopped)
     );
 }

@@ -6,4 +6,5 @@ pub mod client;
 pub mod note;
 pub mod ratelimit;
 pub mod report;
+pub mod upstream;
 pub mod watches;

@@ -1,6 +1,9 @@
 //! Reporting to the API server through the outbox: an Event when a pod gets a profile, and
 //! this node's entry in each profile's `status.nodes` by server-side apply with the field
-//! manager `tether-agent/<node>`, so agents never overwrite each other's entries.
+//! manager `tether-agent/<node>`, so agents never overwrite each other's entries. A write
+//! counts as delivered only when the answer proves the API server applied it
+//! ([`event_confirmed`], [`status_confirmed`]): behind yurthub, a cut-off node's writes are
+//! answered 201/200 from its cache and never forwarded.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,10 +16,11 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::api::note;
+use crate::api::upstream::Monitor;
 use crate::metrics::Metrics;
-use crate::profile::crd::NetworkProfile;
-use crate::state::outbox::{Failure, Outbox, Sink, Write};
-use crate::state::records::{Kind, Origin};
+use crate::profile::crd::{NetworkProfile, NodeStatus};
+use crate::state::outbox::{Outbox, Outcome, Sink, Write};
+use crate::state::records::{Kind, Origin, Upstream};
 use crate::state::store::Store;
 
 /// `reportingController` of the agent's Events.
@@ -55,26 +59,71 @@ pub fn event_name(write: &Write) -> String {
     format!("{stem}.tether.{suffix}")
 }
 
-/// Delivers outbox writes to the API server.
+/// Delivers outbox writes to the API server and says what each answer proves.
 pub struct KubeSink {
     /// The rate-limited client.
     pub client: Client,
     /// This node.
     pub node: String,
+    /// Told what each answer proves about the upstream.
+    pub monitor: Arc<Monitor>,
 }
 
-fn classify(e: kube::Error) -> Failure {
-    match &e {
-        kube::Error::Api(s) if s.code == 409 => Failure::Drop(String::from("already exists")),
-        kube::Error::Api(s) if (400..500).contains(&s.code) && s.code != 429 => {
-            Failure::Drop(e.to_string())
+/// Whether the answer to an Event create proves the API server stored it: what it stores
+/// carries the name sent and the `uid` and `resourceVersion` the server assigned. yurthub's
+/// offline answer echoes the request body (201), which has neither: the agent sends none.
+pub fn event_confirmed(sent_name: &str, answer: &Event) -> bool {
+    let m = &answer.metadata;
+    m.name.as_deref() == Some(sent_name)
+        && m.uid.as_deref().is_some_and(|u| !u.is_empty())
+        && m.resource_version.as_deref().is_some_and(|v| !v.is_empty())
+}
+
+/// Whether the answer to a status apply proves it was applied: the object carries this node's
+/// entry exactly as sent. yurthub's offline answer is the stale cached object (200), which
+/// carries the entry as it was before.
+pub fn status_confirmed(sent: &NodeStatus, answer: &NetworkProfile) -> bool {
+    answer
+        .status
+        .as_ref()
+        .is_some_and(|s| s.nodes.iter().any(|n| n == sent))
+}
+
+/// What an error answer to a write means. A 409 to an Event create is the API server saying
+/// it has the Event (its name is deterministic): confirmed. A 400 while the agent is not sure
+/// it talks to the API server may be yurthub refusing (an agent not configured as a cache
+/// agent): retried, not dropped. Other 4xx but 429 are final; 429, 5xx (yurthub's 502 between
+/// a cut and its switch) and transport errors are retried.
+pub fn judge_error(e: &kube::Error, event: bool, upstream: Upstream) -> Outcome {
+    match e {
+        kube::Error::Api(s) if s.code == 409 && event => Outcome::Confirmed,
+        kube::Error::Api(s) if s.code == 400 && upstream != Upstream::ApiServer => {
+            Outcome::Retry(e.to_string())
         }
-        _ => Failure::Retry(e.to_string()),
+        kube::Error::Api(s) if (400..500).contains(&s.code) && s.code != 429 => {
+            Outcome::Refused(e.to_string())
+        }
+        _ => Outcome::Retry(e.to_string()),
+    }
+}
+
+impl KubeSink {
+    fn judged(&self, outcome: Outcome, what: &str) -> Outcome {
+        match &outcome {
+            Outcome::Confirmed => self
+                .monitor
+                .observe(Upstream::ApiServer, &format!("{what} confirmed")),
+            Outcome::Unconfirmed(why) => self.monitor.observe(Upstream::YurthubCache, why),
+            Outcome::Retry(_) => self.monitor.request_probe(),
+            Outcome::Refused(_) => {}
+        }
+        outcome
     }
 }
 
 impl Sink for KubeSink {
-    async fn deliver(&self, write: &Write) -> Result<(), Failure> {
+    async fn deliver(&self, write: &Write) -> Outcome {
+        let upstream = self.monitor.upstream();
         match write {
             Write::ProfileApplied {
                 namespace,
@@ -85,8 +134,9 @@ impl Sink for KubeSink {
                 time,
                 ..
             } => {
-                let event: Event = serde_json::from_value(json!({
-                    "metadata": {"name": event_name(write), "namespace": namespace},
+                let name = event_name(write);
+                let event: Event = match serde_json::from_value(json!({
+                    "metadata": {"name": name, "namespace": namespace},
                     "eventTime": time,
                     "reportingController": REPORTING_CONTROLLER,
                     "reportingInstance": field_manager(&self.node),
@@ -96,16 +146,21 @@ impl Sink for KubeSink {
                     "note": note,
                     "regarding": {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": pod_name, "uid": pod_uid},
                     "related": {"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "name": profile},
-                }))
-                .map_err(|e| Failure::Drop(e.to_string()))?;
-                match Api::<Event>::namespaced(self.client.clone(), namespace)
+                })) {
+                    Ok(e) => e,
+                    Err(e) => return Outcome::Refused(e.to_string()),
+                };
+                let outcome = match Api::<Event>::namespaced(self.client.clone(), namespace)
                     .create(&PostParams::default(), &event)
                     .await
                 {
-                    Ok(_) => Ok(()),
-                    Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-                    Err(e) => Err(classify(e)),
-                }
+                    Ok(answer) if event_confirmed(&name, &answer) => Outcome::Confirmed,
+                    Ok(_) => Outcome::Unconfirmed(format!(
+                        "Event {namespace}/{name} acknowledged without a uid and resourceVersion (yurthub's offline echo)"
+                    )),
+                    Err(e) => judge_error(&e, true, upstream),
+                };
+                self.judged(outcome, "an Event create")
             }
             Write::NodeStatus { profile, status } => {
                 let patch = json!({
@@ -115,11 +170,17 @@ impl Sink for KubeSink {
                     "status": {"nodes": [status]},
                 });
                 let params = PatchParams::apply(&field_manager(&self.node));
-                Api::<NetworkProfile>::all(self.client.clone())
+                let outcome = match Api::<NetworkProfile>::all(self.client.clone())
                     .patch_status(profile, &params, &Patch::Apply(&patch))
                     .await
-                    .map(|_| ())
-                    .map_err(classify)
+                {
+                    Ok(answer) if status_confirmed(status, &answer) => Outcome::Confirmed,
+                    Ok(_) => Outcome::Unconfirmed(format!(
+                        "status apply to {profile} answered with an object without this node's entry as sent (yurthub's stale cached object)"
+                    )),
+                    Err(e) => judge_error(&e, false, upstream),
+                };
+                self.judged(outcome, "a status apply")
             }
         }
     }

@@ -1,19 +1,42 @@
 //! The three watches, each with exactly one selector (yurthub skips caching a resource that
-//! one component lists in two ways), feeding the store. Objects are filtered again on the
-//! client side because yurthub's offline lists ignore selectors.
+//! one component lists in two ways, and offline refuses a second selector with 400), feeding
+//! the store.
+//!
+//! Each is a list, then watches from the list's resourceVersion. This module drives them itself
+//! rather than through kube's watcher because it must see what a watch proved: an event or a
+//! bookmark comes from the API server (the API server sends a bookmark at least once per watch,
+//! two seconds before its timeout, when asked), while a watch that stays silent until its
+//! timeout is what yurthub's cache serves a cut-off node. A watch that ends early without an
+//! event, and every failure, waits with backoff before the next attempt: no hot loop. A 410
+//! relists.
+//!
+//! Objects are filtered again on the client side by the selector the agent asked for
+//! ([`pod_info`], [`node_info`]): yurthub's offline lists ignore selectors.
 
+use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client};
+use kube::api::{ListParams, WatchEvent, WatchParams};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
+use crate::api::upstream::Monitor;
+use crate::backoff::Backoff;
 use crate::metrics::Metrics;
 use crate::profile::crd::NetworkProfile;
-use crate::state::records::{Feed, NodeInfo, Origin, PodInfo};
+use crate::state::records::{Feed, Kind, NodeInfo, Origin, PodInfo, Upstream};
 use crate::state::store::Store;
+
+/// `timeoutSeconds` of every watch (kube's watcher uses the same).
+pub const WATCH_TIMEOUT: Duration = Duration::from_secs(290);
+/// A watch that lasted this close to its timeout ended by it.
+const TIMEOUT_SLACK: Duration = Duration::from_secs(5);
+/// Waits between failed attempts of one watch.
+const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
 /// Field selector of the pod watch.
 pub fn pod_selector(node: &str) -> String {
@@ -25,7 +48,8 @@ pub fn node_selector(node: &str) -> String {
     format!("metadata.name={node}")
 }
 
-/// The pod as the store keeps it, if it is bound to `node`.
+/// The pod as the store keeps it, if it is bound to `node`: the pod watch's selector, applied
+/// again on the client side.
 pub fn pod_info(pod: &Pod, node: &str) -> Option<PodInfo> {
     if pod.spec.as_ref()?.node_name.as_deref() != Some(node) {
         return None;
@@ -38,7 +62,7 @@ pub fn pod_info(pod: &Pod, node: &str) -> Option<PodInfo> {
     })
 }
 
-/// The node as the store keeps it, if it is `node`.
+/// The node as the store keeps it, if it is `node`: the node watch's selector, applied again.
 pub fn node_info(n: &Node, node: &str) -> Option<NodeInfo> {
     (n.metadata.name.as_deref() == Some(node)).then(|| NodeInfo {
         name: node.to_owned(),
@@ -46,113 +70,238 @@ pub fn node_info(n: &Node, node: &str) -> Option<NodeInfo> {
     })
 }
 
+/// What a list or a watch event changes.
+#[derive(Debug)]
+pub enum Change<K> {
+    /// A completed list: replaces everything.
+    Listed(Vec<K>),
+    /// Added or modified.
+    Applied(K),
+    /// Deleted.
+    Deleted(K),
+}
+
+/// How a watch ended, and what comes next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// The resourceVersion is gone (410): list again.
+    Relist,
+    /// Ended after events or at its timeout: watch again at once.
+    Rewatch,
+    /// Reached its timeout without an event or bookmark: a sign of yurthub's cache; watch again.
+    Silent,
+    /// Failed, or ended early without an event: wait, then watch again.
+    Backoff,
+}
+
+/// How a watch that delivered `events` (bookmarks included) and lasted `lasted` ended.
+pub fn judge_watch_end(events: usize, lasted: Duration, failed: bool, gone: bool) -> WatchEnd {
+    if gone {
+        WatchEnd::Relist
+    } else if failed {
+        WatchEnd::Backoff
+    } else if events > 0 {
+        WatchEnd::Rewatch
+    } else if lasted + TIMEOUT_SLACK >= WATCH_TIMEOUT {
+        WatchEnd::Silent
+    } else {
+        WatchEnd::Backoff
+    }
+}
+
 /// Runs the three watches until the process stops.
-pub async fn run(client: Client, store: Arc<Store>, metrics: Arc<Metrics>) {
+pub async fn run(client: Client, store: Arc<Store>, metrics: Arc<Metrics>, monitor: Arc<Monitor>) {
     let node = store.node_name().to_owned();
-    let pods = watcher::watcher(
-        Api::<Pod>::all(client.clone()),
-        watcher::Config::default().fields(&pod_selector(&node)),
-    );
-    let nodes = watcher::watcher(
-        Api::<Node>::all(client.clone()),
-        watcher::Config::default().fields(&node_selector(&node)),
-    );
-    let profiles = watcher::watcher(
-        Api::<NetworkProfile>::all(client),
-        watcher::Config::default(),
-    );
+    let ctx = Ctx {
+        store: &store,
+        metrics: &metrics,
+        monitor: &monitor,
+    };
     tokio::join!(
-        drive(pods.default_backoff(), &store, &metrics, "pods", apply_pods),
         drive(
-            nodes.default_backoff(),
-            &store,
-            &metrics,
+            &ctx,
+            Api::<Pod>::all(client.clone()),
+            Some(pod_selector(&node)),
+            Kind::Pods,
+            "pods",
+            apply_pods
+        ),
+        drive(
+            &ctx,
+            Api::<Node>::all(client.clone()),
+            Some(node_selector(&node)),
+            Kind::Node,
             "node",
             apply_node
         ),
         drive(
-            profiles.default_backoff(),
-            &store,
-            &metrics,
+            &ctx,
+            Api::<NetworkProfile>::all(client),
+            None,
+            Kind::Profiles,
             "networkprofiles",
             apply_profiles
         ),
     );
 }
 
-/// A list in progress: objects of an initial (re)list, applied at once when it completes.
-type Applier<K> = fn(&Store, Event<K>, &mut Vec<K>);
+struct Ctx<'a> {
+    store: &'a Store,
+    metrics: &'a Metrics,
+    monitor: &'a Monitor,
+}
+
+impl Ctx<'_> {
+    fn failed(
+        &self,
+        kind: Kind,
+        resource: &'static str,
+        what: &str,
+        error: &dyn std::fmt::Display,
+    ) {
+        self.metrics
+            .watch_errors
+            .get_or_create(&[("resource", resource)])
+            .inc();
+        tracing::warn!(resource, error = %error, "{what} failed; serving what the store has");
+        self.store.set_feed(kind, Feed::Down);
+        self.monitor.request_probe();
+    }
+}
+
+fn is_gone(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 410)
+}
 
 async fn drive<K>(
-    stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
-    store: &Store,
-    metrics: &Metrics,
+    ctx: &Ctx<'_>,
+    api: Api<K>,
+    selector: Option<String>,
+    kind: Kind,
     resource: &'static str,
-    apply: Applier<K>,
-) {
-    let mut listing = Vec::new();
-    let mut stream = std::pin::pin!(stream);
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(event) => apply(store, event, &mut listing),
+    apply: fn(&Store, Change<K>),
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
+    loop {
+        let lp = ListParams {
+            field_selector: selector.clone(),
+            ..ListParams::default()
+        };
+        let list = match api.list(&lp).await {
+            Ok(list) => list,
             Err(e) => {
-                metrics
-                    .watch_errors
-                    .get_or_create(&[("resource", resource)])
-                    .inc();
-                tracing::warn!(resource, error = %e, "watch failed; serving what the store has");
-                if resource == "pods" {
-                    store.set_pod_feed(Feed::Down);
+                ctx.failed(kind, resource, "list", &e);
+                tokio::time::sleep(backoff.next_wait()).await;
+                continue;
+            }
+        };
+        let mut rv = list.metadata.resource_version.clone().unwrap_or_default();
+        apply(ctx.store, Change::Listed(list.items));
+        ctx.store.set_feed(kind, Feed::Watching);
+        loop {
+            let wp = WatchParams {
+                field_selector: selector.clone(),
+                timeout: u32::try_from(WATCH_TIMEOUT.as_secs()).ok(),
+                bookmarks: true,
+                ..WatchParams::default()
+            };
+            let started = Instant::now();
+            let (mut events, mut failed, mut gone) = (0, false, false);
+            match api.watch(&wp, &rv).await {
+                Err(e) => {
+                    gone = is_gone(&e);
+                    failed = true;
+                    if !gone {
+                        ctx.failed(kind, resource, "watch", &e);
+                    }
                 }
+                Ok(stream) => {
+                    ctx.store.set_feed(kind, Feed::Watching);
+                    let mut stream = std::pin::pin!(stream);
+                    while let Some(item) = stream.next().await {
+                        let object_rv = |o: &K| o.meta().resource_version.clone();
+                        match item {
+                            Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                                rv = object_rv(&o).unwrap_or(rv);
+                                apply(ctx.store, Change::Applied(o));
+                            }
+                            Ok(WatchEvent::Deleted(o)) => {
+                                rv = object_rv(&o).unwrap_or(rv);
+                                apply(ctx.store, Change::Deleted(o));
+                            }
+                            Ok(WatchEvent::Bookmark(b)) => rv = b.metadata.resource_version,
+                            Ok(WatchEvent::Error(s)) => {
+                                failed = true;
+                                gone = s.code == 410;
+                                if !gone {
+                                    ctx.failed(kind, resource, "watch", &s);
+                                }
+                                break;
+                            }
+                            Err(e) => {
+                                failed = true;
+                                ctx.failed(kind, resource, "watch", &e);
+                                break;
+                            }
+                        }
+                        events += 1;
+                        if events == 1 {
+                            ctx.monitor.observe(
+                                Upstream::ApiServer,
+                                &format!("the {resource} watch delivered an event"),
+                            );
+                        }
+                    }
+                }
+            }
+            match judge_watch_end(events, started.elapsed(), failed, gone) {
+                WatchEnd::Relist => break,
+                WatchEnd::Rewatch => backoff.reset(),
+                WatchEnd::Silent => ctx.monitor.silent_watch(resource),
+                WatchEnd::Backoff => tokio::time::sleep(backoff.next_wait()).await,
             }
         }
     }
 }
 
-/// Applies one pod watch event.
-pub fn apply_pods(store: &Store, event: Event<Pod>, listing: &mut Vec<Pod>) {
+/// Applies a pod list or event, keeping only this node's pods.
+pub fn apply_pods(store: &Store, change: Change<Pod>) {
     let node = store.node_name().to_owned();
-    match event {
-        Event::Init => listing.clear(),
-        Event::InitApply(p) => listing.push(p),
-        Event::InitDone => {
-            let pods = listing
-                .drain(..)
-                .filter_map(|p| pod_info(&p, &node))
-                .collect();
-            store.replace_pods(pods, Origin::Api);
-            store.set_pod_feed(Feed::Watching);
-        }
-        Event::Apply(p) => match pod_info(&p, &node) {
+    match change {
+        Change::Listed(pods) => store.replace_pods(
+            pods.iter().filter_map(|p| pod_info(p, &node)).collect(),
+            Origin::Api,
+        ),
+        Change::Applied(p) => match pod_info(&p, &node) {
             Some(info) => store.upsert_pod(info),
             None => store.remove_pod(
                 p.metadata.namespace.as_deref().unwrap_or_default(),
                 p.metadata.name.as_deref().unwrap_or_default(),
             ),
         },
-        Event::Delete(p) => store.remove_pod(
+        Change::Deleted(p) => store.remove_pod(
             p.metadata.namespace.as_deref().unwrap_or_default(),
             p.metadata.name.as_deref().unwrap_or_default(),
         ),
     }
 }
 
-/// Applies one node watch event.
-pub fn apply_node(store: &Store, event: Event<Node>, listing: &mut Vec<Node>) {
+/// Applies a node list or event, keeping only this node.
+pub fn apply_node(store: &Store, change: Change<Node>) {
     let node = store.node_name().to_owned();
-    match event {
-        Event::Init => listing.clear(),
-        Event::InitApply(n) => listing.push(n),
-        Event::InitDone => {
-            let found = listing.drain(..).find_map(|n| node_info(&n, &node));
+    match change {
+        Change::Listed(nodes) => {
+            let found = nodes.iter().find_map(|n| node_info(n, &node));
             store.set_node(found, Origin::Api);
         }
-        Event::Apply(n) => {
+        Change::Applied(n) => {
             if let Some(info) = node_info(&n, &node) {
                 store.set_node(Some(info), Origin::Api);
             }
         }
-        Event::Delete(n) => {
+        Change::Deleted(n) => {
             if node_info(&n, &node).is_some() {
                 store.set_node(None, Origin::Api);
             }
@@ -160,24 +309,20 @@ pub fn apply_node(store: &Store, event: Event<Node>, listing: &mut Vec<Node>) {
     }
 }
 
-/// Applies one NetworkProfile watch event.
-pub fn apply_profiles(
-    store: &Store,
-    event: Event<NetworkProfile>,
-    listing: &mut Vec<NetworkProfile>,
-) {
-    match event {
-        Event::Init => listing.clear(),
-        Event::InitApply(mut p) => {
-            p.metadata.managed_fields = None;
-            listing.push(p);
+/// Applies a NetworkProfile list or event.
+pub fn apply_profiles(store: &Store, change: Change<NetworkProfile>) {
+    match change {
+        Change::Listed(mut profiles) => {
+            for p in &mut profiles {
+                p.metadata.managed_fields = None;
+            }
+            store.replace_profiles(profiles, Origin::Api);
         }
-        Event::InitDone => store.replace_profiles(std::mem::take(listing), Origin::Api),
-        Event::Apply(mut p) => {
+        Change::Applied(mut p) => {
             p.metadata.managed_fields = None;
             store.upsert_profile(p);
         }
-        Event::Delete(p) => store.remove_profile(p.metadata.name.as_deref().unwrap_or_default()),
+        Change::Deleted(p) => store.remove_profile(p.metadata.name.as_deref().unwrap_or_default()),
     }
 }
 

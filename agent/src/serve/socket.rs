@@ -159,9 +159,13 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         }
         (&Method::GET, HEALTHZ_PATH) => json(
             StatusCode::OK,
-            &cni::protocol::HealthResponse {
-                ok: true,
-                live: ctx.store.is_live(),
+            &Health {
+                base: cni::protocol::HealthResponse {
+                    ok: true,
+                    live: ctx.store.is_live(),
+                },
+                upstream: ctx.store.upstream().as_str(),
+                unconfirmed_writes: ctx.events.as_ref().map_or(0, |o| o.len()),
             },
         ),
         (_, ADD_PATH | HEALTHZ_PATH) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
@@ -233,21 +237,30 @@ async fn add(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
     if let (Some(events), Some(write)) =
         (&ctx.events, crate::api::report::applied(&request, &answer))
     {
+        // Journaled before the answer leaves: an answered pod's Event survives SIGKILL.
         events.push(write);
     }
     json(StatusCode::OK, &answer)
 }
 
-/// The answer for a pod, waiting up to `wait` for the store to learn about it. The wait is
-/// driven by store change notifications and ends early when the pod watch is down.
+/// The answer for a pod, waiting up to `wait` for the store to learn about it. Nothing is
+/// answered from a half-loaded store: until pods, profiles and the node are all loaded (from
+/// disk or from the API), the request waits for them too, and if they do not come in time it
+/// gets the answer for a pod the agent does not know (`source: default`), never a "no profile"
+/// computed without the profiles. The wait is driven by store change notifications and ends
+/// early when the watches that could help are down.
 pub async fn answer_waiting(store: &Store, req: &AddRequest, wait: Duration) -> AddResponse {
     let deadline = Instant::now() + wait;
     let mut changes = store.subscribe();
     loop {
-        if let Some(answer) = store.answer(&req.pod_namespace, &req.pod_name, &req.pod_uid) {
-            return answer;
-        }
-        if !store.pods_may_arrive() {
+        if store.loaded() {
+            if let Some(answer) = store.answer(&req.pod_namespace, &req.pod_name, &req.pod_uid) {
+                return answer;
+            }
+            if !store.pods_may_arrive() {
+                break;
+            }
+        } else if !store.may_finish_loading() {
             break;
         }
         match timeout_at(deadline, changes.changed()).await {
@@ -255,7 +268,25 @@ pub async fn answer_waiting(store: &Store, req: &AddRequest, wait: Duration) -> 
             _ => break,
         }
     }
+    if !store.loaded() {
+        tracing::warn!(pod = %format!("{}/{}", req.pod_namespace, req.pod_name), "answered `default` before pods, profiles and the node were all loaded");
+    }
     AddResponse::default()
+}
+
+/// `GET /v1/healthz`: the wire protocol's fields, and what the agent adds for operators
+/// (`tether-cni` ignores unknown fields).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok` and `live` of the wire protocol.
+    #[serde(flatten)]
+    pub base: cni::protocol::HealthResponse,
+    /// What answers the agent's API requests: `api-server`, `yurthub-cache`, `unreachable` or
+    /// `unknown` (see `agent/README.md`).
+    pub upstream: &'static str,
+    /// Writes (Events, status entries) queued and not yet confirmed by the API server.
+    pub unconfirmed_writes: usize,
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response<Full<Bytes>> {

@@ -29,7 +29,8 @@ pub struct NodeInfo {
 }
 
 /// Where the data of one resource currently comes from. Answers are `source: live` (wire
-/// protocol) only when all three resources are [`Origin::Api`].
+/// protocol) only when all three resources are [`Origin::Api`] and the [`Upstream`] is not
+/// yurthub's cache or unreachable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Origin {
     /// Nothing known yet.
@@ -37,11 +38,58 @@ pub enum Origin {
     Empty,
     /// Loaded from the agent's disk cache, written by this or an earlier run.
     Disk,
-    /// Listed from the API server by a watch of this process.
+    /// Listed over the API by a watch of this process: from the API server, or from yurthub's
+    /// cache when the node is cut off (which of the two the [`Upstream`] tells).
     Api,
 }
 
-/// State of the pod watch, which decides whether waiting for a pod can help.
+/// What answers the agent's API requests, as far as the agent can tell from the answers.
+/// Behind yurthub a cut-off node still gets 200s and 201s: from yurthub's cache, which never
+/// forwards a write. See `agent/README.md`, "What the agent does about each of yurthub's
+/// offline answers".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Upstream {
+    /// Nothing proven either way yet in this process.
+    #[default]
+    Unknown,
+    /// The API server: a write was confirmed, a watch delivered an event or bookmark, or
+    /// `/version` answered 200.
+    ApiServer,
+    /// yurthub's cache: a write was acknowledged without being applied, a watch stayed silent
+    /// until its timeout, or yurthub refused `/version` (400: "not supported when cluster is
+    /// unhealthy").
+    YurthubCache,
+    /// Round-trips fail: connection errors, or 5xx (yurthub answers 502 between a cut and its
+    /// switch to the cache).
+    Unreachable,
+}
+
+impl Upstream {
+    /// The name used in `/v1/healthz`, the metric's `state` label and the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Upstream::Unknown => "unknown",
+            Upstream::ApiServer => "api-server",
+            Upstream::YurthubCache => "yurthub-cache",
+            Upstream::Unreachable => "unreachable",
+        }
+    }
+
+    /// Whether answers built while this holds may be called `live`.
+    pub fn allows_live(self) -> bool {
+        matches!(self, Upstream::Unknown | Upstream::ApiServer)
+    }
+
+    /// Every state, for metrics.
+    pub const ALL: [Upstream; 4] = [
+        Upstream::Unknown,
+        Upstream::ApiServer,
+        Upstream::YurthubCache,
+        Upstream::Unreachable,
+    ];
+}
+
+/// State of one watch, which decides whether waiting for its data can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Feed {
     /// Still making the first connection.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::profile::compile::compile_object;
 use crate::profile::crd::{NetworkProfile, NodeStatus};
 use crate::profile::resolve::{ProfileSet, Rejected};
-use crate::state::records::{Feed, Kind, NodeInfo, Origin, PodInfo};
+use crate::state::records::{Feed, Kind, NodeInfo, Origin, PodInfo, Upstream};
 
 #[derive(Default)]
 struct Inner {
@@ -20,7 +20,8 @@ struct Inner {
     set: Arc<ProfileSet>,
     rejected: Arc<Vec<Rejected>>,
     origins: [Origin; 3],
-    pod_feed: Feed,
+    feeds: [Feed; 3],
+    upstream: Upstream,
 }
 
 /// Shared, lock-protected state plus a change counter.
@@ -134,14 +135,55 @@ impl Store {
         });
     }
 
-    /// Records the state of the pod watch.
-    pub fn set_pod_feed(&self, feed: Feed) {
-        self.write(|i| i.pod_feed = feed);
+    /// Records the state of one watch; only a change wakes subscribers.
+    pub fn set_feed(&self, kind: Kind, feed: Feed) {
+        if self.read(|i| i.feeds[slot(kind)]) != feed {
+            self.write(|i| i.feeds[slot(kind)] = feed);
+        }
+    }
+
+    /// Records the state of every watch at once (no client could be built: all are down).
+    pub fn set_all_feeds(&self, feed: Feed) {
+        for kind in [Kind::Pods, Kind::Node, Kind::Profiles] {
+            self.set_feed(kind, feed);
+        }
     }
 
     /// Whether waiting for a missing pod can help: the pod watch is connecting or watching.
     pub fn pods_may_arrive(&self) -> bool {
-        self.read(|i| i.pod_feed != Feed::Down)
+        self.read(|i| i.feeds[slot(Kind::Pods)] != Feed::Down)
+    }
+
+    /// Whether pods, profiles and the node are all loaded, from disk or from the API: only then
+    /// can "no profile" be an answer rather than a guess from a half-loaded store.
+    pub fn loaded(&self) -> bool {
+        self.read(|i| i.origins.iter().all(|o| *o != Origin::Empty))
+    }
+
+    /// Whether waiting can still complete the store: every resource not yet loaded has a watch
+    /// that is connecting or watching.
+    pub fn may_finish_loading(&self) -> bool {
+        self.read(|i| {
+            i.origins
+                .iter()
+                .zip(i.feeds.iter())
+                .all(|(o, f)| *o != Origin::Empty || *f != Feed::Down)
+        })
+    }
+
+    /// What answers the agent's API requests, as far as the agent can tell.
+    pub fn upstream(&self) -> Upstream {
+        self.read(|i| i.upstream)
+    }
+
+    /// Records what answers the agent's API requests; returns the previous value. Only a change
+    /// wakes subscribers.
+    pub fn set_upstream(&self, upstream: Upstream) -> Upstream {
+        let before = self.upstream();
+        if before != upstream {
+            self.write(|i| i.upstream = upstream);
+        }
+        before
     }
 
     /// Origin of each resource's data.
@@ -149,7 +191,8 @@ impl Store {
         self.read(|i| i.origins[slot(kind)])
     }
 
-    /// Whether every resource has been listed from the API server by this process: what the
+    /// Whether every resource has been listed over the API by this process and the agent has no
+    /// sign of being answered from yurthub's cache or of the API being unreachable: what the
     /// wire protocol calls `live` (answers' `source`, healthz's `live`).
     pub fn is_live(&self) -> bool {
         self.read(all_from_api)
@@ -243,7 +286,7 @@ impl Store {
 }
 
 fn all_from_api(i: &Inner) -> bool {
-    i.origins.iter().all(|o| *o == Origin::Api)
+    i.origins.iter().all(|o| *o == Origin::Api) && i.upstream.allows_live()
 }
 
 fn recompile(i: &mut Inner) {

@@ -1,17 +1,16 @@
 //! The watches against a mock API server (the requests they send, in the manner of kube-rs
-//! controller-rs's ApiServerVerifier) and event by event (what each does to the store).
+//! controller-rs's ApiServerVerifier; what a silent, an early-ended and a bookmarked watch lead
+//! to) and change by change (what each does to the store, the client-side selector filter).
 
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::runtime::watcher::Event;
 use prometheus_client::metrics::counter::Counter;
 use serde_json::json;
 
 use super::*;
 use crate::api::client::USER_AGENT_VALUE;
-use crate::state::records::Kind;
-use crate::test_support::{mock_client, respond};
+use crate::test_support::{ApiHandle, mock_client, respond};
 
 fn pod_json(name: &str, node: &str) -> serde_json::Value {
     json!({"metadata": {"namespace": "ns", "name": name, "uid": name, "labels": {"app": "camera"}}, "spec": {"nodeName": node, "containers": []}})
@@ -21,79 +20,82 @@ fn pod_object(name: &str, node: &str) -> Pod {
     serde_json::from_value(pod_json(name, node)).unwrap()
 }
 
+fn node_object(name: &str) -> Node {
+    serde_json::from_value(json!({"metadata": {"name": name, "labels": {"x": name}}})).unwrap()
+}
+
 #[test]
-fn relists_replace_pods_and_keep_only_this_nodes() {
+fn lists_are_filtered_by_the_selector_the_agent_asked_for() {
+    // yurthub's offline lists ignore selectors: every pod and every node comes back.
     let store = Store::new("edge-1");
-    let mut listing = Vec::new();
     store.upsert_pod(pod_info(&pod_object("stale", "edge-1"), "edge-1").unwrap());
-    for e in [
-        Event::Init,
-        Event::InitApply(pod_object("a", "edge-1")),
-        Event::InitApply(pod_object("b", "edge-2")),
-    ] {
-        apply_pods(&store, e, &mut listing);
-    }
-    assert!(
-        store.answer("ns", "stale", "").is_some(),
-        "nothing replaced before the list completes"
+    apply_pods(
+        &store,
+        Change::Listed(vec![pod_object("a", "edge-1"), pod_object("b", "edge-2")]),
     );
-    apply_pods(&store, Event::InitDone, &mut listing);
-    assert!(store.answer("ns", "stale", "").is_none());
-    assert!(store.answer("ns", "b", "").is_none());
+    assert!(store.answer("ns", "stale", "").is_none(), "a list replaces");
+    assert!(
+        store.answer("ns", "b", "").is_none(),
+        "another node's pod is filtered out"
+    );
     assert_eq!(store.counts().0, 1);
     assert_eq!(store.origin(Kind::Pods), Origin::Api);
-    assert!(store.pods_may_arrive());
+    apply_node(
+        &store,
+        Change::Listed(vec![
+            node_object("edge-2"),
+            node_object("edge-1"),
+            node_object("edge-3"),
+        ]),
+    );
+    assert_eq!(store.contents().0.unwrap().labels["x"], "edge-1");
+    assert_eq!(pod_selector("edge-1"), "spec.nodeName=edge-1");
+    assert_eq!(node_selector("edge-1"), "metadata.name=edge-1");
 }
 
 #[test]
 fn a_pod_moving_away_or_deleted_leaves_the_store() {
     let store = Store::new("edge-1");
-    let mut listing = Vec::new();
-    apply_pods(
-        &store,
-        Event::Apply(pod_object("a", "edge-1")),
-        &mut listing,
-    );
-    apply_pods(
-        &store,
-        Event::Apply(pod_object("c", "edge-1")),
-        &mut listing,
-    );
+    apply_pods(&store, Change::Applied(pod_object("a", "edge-1")));
+    apply_pods(&store, Change::Applied(pod_object("c", "edge-1")));
+    apply_pods(&store, Change::Applied(pod_object("z", "edge-2")));
     assert_eq!(store.counts().0, 2);
-    apply_pods(
-        &store,
-        Event::Apply(pod_object("a", "edge-9")),
-        &mut listing,
-    );
-    apply_pods(
-        &store,
-        Event::Delete(pod_object("c", "edge-1")),
-        &mut listing,
-    );
+    apply_pods(&store, Change::Applied(pod_object("a", "edge-9")));
+    apply_pods(&store, Change::Deleted(pod_object("c", "edge-1")));
     assert_eq!(store.counts().0, 0);
 }
 
 #[test]
 fn only_this_node_is_kept() {
     let store = Store::new("edge-1");
-    let mut listing = Vec::new();
-    let node = |name: &str| -> Node {
-        serde_json::from_value(
-            serde_json::json!({"metadata": {"name": name, "labels": {"x": name}}}),
-        )
-        .unwrap()
-    };
-    apply_node(&store, Event::Apply(node("edge-2")), &mut listing);
+    apply_node(&store, Change::Applied(node_object("edge-2")));
     assert_eq!(store.origin(Kind::Node), Origin::Empty);
-    for e in [
-        Event::Init,
-        Event::InitApply(node("edge-2")),
-        Event::InitApply(node("edge-1")),
-        Event::InitDone,
-    ] {
-        apply_node(&store, e, &mut listing);
-    }
-    assert_eq!(store.contents().0.unwrap().labels["x"], "edge-1");
+    apply_node(&store, Change::Applied(node_object("edge-1")));
+    assert_eq!(store.origin(Kind::Node), Origin::Api);
+    apply_node(&store, Change::Deleted(node_object("edge-2")));
+    assert!(store.contents().0.is_some());
+    apply_node(&store, Change::Deleted(node_object("edge-1")));
+    assert!(store.contents().0.is_none());
+}
+
+#[test]
+fn how_a_watch_ended_decides_what_comes_next() {
+    let t = WATCH_TIMEOUT;
+    let quick = Duration::from_millis(3);
+    assert_eq!(judge_watch_end(0, quick, false, true), WatchEnd::Relist);
+    assert_eq!(judge_watch_end(0, quick, true, false), WatchEnd::Backoff);
+    assert_eq!(judge_watch_end(3, quick, false, false), WatchEnd::Rewatch);
+    assert_eq!(
+        judge_watch_end(1, t, false, false),
+        WatchEnd::Rewatch,
+        "a bookmark"
+    );
+    assert_eq!(judge_watch_end(0, t, false, false), WatchEnd::Silent);
+    assert_eq!(
+        judge_watch_end(0, quick, false, false),
+        WatchEnd::Backoff,
+        "ended early with nothing: no hot loop"
+    );
 }
 
 /// One request as the verifier saw it.
@@ -104,11 +106,40 @@ struct Seen {
     user_agent: String,
 }
 
+fn list_body(path: &str) -> serde_json::Value {
+    let list_meta = json!({"resourceVersion": "10"});
+    match path {
+        // As yurthub does offline, the list ignores the selector: the agent filters again.
+        "/api/v1/pods" => {
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": list_meta, "items": [pod_json("mine", "edge-1"), pod_json("theirs", "edge-2")]})
+        }
+        "/api/v1/nodes" => {
+            json!({"kind": "NodeList", "apiVersion": "v1", "metadata": list_meta, "items": [
+            {"metadata": {"name": "edge-2", "labels": {"pool": "b"}}},
+            {"metadata": {"name": "edge-1", "labels": {"pool": "a"}}}]})
+        }
+        "/apis/tether.dev/v1alpha1/networkprofiles" => {
+            json!({"kind": "NetworkProfileList", "apiVersion": "tether.dev/v1alpha1", "metadata": list_meta, "items": [
+            {"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "cam", "generation": 3}, "spec": {"podSelector": {"matchLabels": {"app": "camera"}}, "mtu": 1400}}]})
+        }
+        other => panic!("unexpected request to {other}"),
+    }
+}
+
+fn monitor(store: &Arc<Store>) -> Arc<Monitor> {
+    Monitor::new(store.clone(), Arc::new(Metrics::default()), None)
+}
+
 #[tokio::test]
 async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_again() {
     let (client, mut handle) = mock_client(Counter::default());
     let store = Store::new("edge-1");
-    let watches = tokio::spawn(run(client, store.clone(), Arc::new(Metrics::default())));
+    let watches = tokio::spawn(run(
+        client,
+        store.clone(),
+        Arc::new(Metrics::default()),
+        monitor(&store),
+    ));
     let mut seen = Vec::new();
     // Three lists, then three watches that the mock leaves open.
     while seen.len() < 6 {
@@ -127,24 +158,7 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
             std::mem::forget(send);
             continue;
         }
-        let list_meta = json!({"resourceVersion": "10"});
-        let body = match uri.path() {
-            // As yurthub does offline, the list ignores the selector: the agent filters again.
-            "/api/v1/pods" => {
-                json!({"kind": "PodList", "apiVersion": "v1", "metadata": list_meta, "items": [pod_json("mine", "edge-1"), pod_json("theirs", "edge-2")]})
-            }
-            "/api/v1/nodes" => {
-                json!({"kind": "NodeList", "apiVersion": "v1", "metadata": list_meta, "items": [
-                {"metadata": {"name": "edge-2", "labels": {"pool": "b"}}},
-                {"metadata": {"name": "edge-1", "labels": {"pool": "a"}}}]})
-            }
-            "/apis/tether.dev/v1alpha1/networkprofiles" => {
-                json!({"kind": "NetworkProfileList", "apiVersion": "tether.dev/v1alpha1", "metadata": list_meta, "items": [
-                {"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "cam", "generation": 3}, "spec": {"podSelector": {"matchLabels": {"app": "camera"}}, "mtu": 1400}}]})
-            }
-            other => panic!("unexpected request to {other}"),
-        };
-        send.send_response(respond(200, body));
+        send.send_response(respond(200, list_body(uri.path())));
     }
     for s in &seen {
         assert_eq!(s.user_agent, USER_AGENT_VALUE, "{s:?}");
@@ -160,6 +174,14 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
                 "{s:?}"
             ),
             _ => assert_eq!(selectors, 0, "{s:?}"),
+        }
+        if s.query.contains("watch=true") {
+            assert!(
+                s.query.contains("resourceVersion=10")
+                    && s.query.contains("allowWatchBookmarks=true")
+                    && s.query.contains("timeoutSeconds=290"),
+                "{s:?}"
+            );
         }
     }
     let mut paths: Vec<_> = seen
@@ -187,4 +209,141 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
     assert!(store.answer("ns", "theirs", "").is_none());
     assert_eq!(store.origin(Kind::Node), Origin::Api);
     watches.abort();
+}
+
+/// Drives the node watch alone against the mock; returns the store, its monitor's metrics and
+/// the task.
+fn node_watch(client: Client) -> (Arc<Store>, Arc<Metrics>, tokio::task::JoinHandle<()>) {
+    let store = Store::new("edge-1");
+    let metrics = Arc::new(Metrics::default());
+    let monitor = Monitor::new(store.clone(), metrics.clone(), None);
+    let task = tokio::spawn({
+        let (store, metrics) = (store.clone(), metrics.clone());
+        async move {
+            let ctx = Ctx {
+                store: &store,
+                metrics: &metrics,
+                monitor: &monitor,
+            };
+            drive(
+                &ctx,
+                Api::<Node>::all(client),
+                Some(node_selector("edge-1")),
+                Kind::Node,
+                "node",
+                apply_node,
+            )
+            .await;
+        }
+    });
+    (store, metrics, task)
+}
+
+async fn answer_list(handle: &mut ApiHandle) {
+    let (req, send) = handle.next_request().await.unwrap();
+    assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
+    send.send_response(respond(200, list_body(req.uri().path())));
+}
+
+/// Waits for the next watch request; returns when it came (virtual time) and its reply handle.
+async fn next_watch(
+    handle: &mut ApiHandle,
+) -> (
+    Instant,
+    tower_test::mock::SendResponse<http::Response<kube::client::Body>>,
+) {
+    let (req, send) = handle.next_request().await.unwrap();
+    assert!(
+        req.uri().query().unwrap_or_default().contains("watch=true"),
+        "{:?}",
+        req.uri()
+    );
+    (Instant::now(), send)
+}
+
+fn watch_body(lines: &str) -> http::Response<kube::client::Body> {
+    http::Response::builder()
+        .status(200)
+        .body(kube::client::Body::from(lines.as_bytes().to_vec()))
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_that_ends_at_once_without_events_waits_before_the_next_no_hot_loop() {
+    let (client, mut handle) = mock_client(Counter::default());
+    let (_store, _, task) = node_watch(client);
+    answer_list(&mut handle).await;
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        let (at, send) = next_watch(&mut handle).await;
+        times.push(at);
+        send.send_response(watch_body(""));
+    }
+    let gaps: Vec<u64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis() as u64)
+        .collect();
+    assert_eq!(gaps, [1000, 2000, 4000], "backoff doubles");
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_silent_until_its_timeout_says_yurthubs_cache_and_a_bookmark_says_api_server() {
+    let (client, mut handle) = mock_client(Counter::default());
+    let (store, metrics, task) = node_watch(client);
+    answer_list(&mut handle).await;
+    // yurthub offline: 200, then nothing until timeoutSeconds.
+    let (_, send) = next_watch(&mut handle).await;
+    tokio::time::sleep(WATCH_TIMEOUT).await;
+    send.send_response(watch_body(""));
+    let (at, send) = next_watch(&mut handle).await;
+    assert_eq!(store.upstream(), Upstream::YurthubCache);
+    assert_eq!(
+        metrics
+            .watches_silent
+            .get_or_create(&[("resource", "node")])
+            .get(),
+        1
+    );
+    assert!(
+        Instant::now() - at < Duration::from_secs(1),
+        "watched again at once"
+    );
+    // The API server: a bookmark, two seconds before the timeout.
+    send.send_response(watch_body(
+        "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"12\"}}}\n",
+    ));
+    let (req, _send) = handle.next_request().await.unwrap();
+    assert!(
+        req.uri().query().unwrap().contains("resourceVersion=12"),
+        "{:?}",
+        req.uri()
+    );
+    assert_eq!(store.upstream(), Upstream::ApiServer);
+    task.abort();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_410_relists_and_a_failed_list_backs_off() {
+    let (client, mut handle) = mock_client(Counter::default());
+    let (store, _, task) = node_watch(client);
+    let (_, send) = handle.next_request().await.unwrap();
+    let failed_at = Instant::now();
+    send.send_response(respond(500, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "boom"})));
+    let (req, send) = handle.next_request().await.unwrap();
+    assert!(Instant::now() - failed_at >= Duration::from_secs(1));
+    assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
+    send.send_response(respond(200, list_body(req.uri().path())));
+    let (_, send) = next_watch(&mut handle).await;
+    assert_eq!(store.origin(Kind::Node), Origin::Api);
+    send.send_response(watch_body(
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}\n",
+    ));
+    let (req, _send) = handle.next_request().await.unwrap();
+    assert!(
+        !req.uri().query().unwrap_or_default().contains("watch=true"),
+        "relisted: {:?}",
+        req.uri()
+    );
+    task.abort();
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::state::records::{Feed, Origin};
+use crate::state::records::{Feed, Kind, Origin, Upstream};
 use crate::test_support::{node, pod, profile};
 
 struct Running {
@@ -199,7 +199,7 @@ async fn peers_with_another_uid_are_refused() {
 #[tokio::test]
 async fn unknown_pod_waits_for_the_store_then_answers_live() {
     let store = camera_store();
-    store.set_pod_feed(Feed::Watching);
+    store.set_feed(Kind::Pods, Feed::Watching);
     let srv = start(store.clone(), config());
     let late = r#"{"containerId":"c2","ifname":"eth0","netns":"n","podNamespace":"ns","podName":"late","podUid":"u2"}"#;
     let query = tokio::spawn({
@@ -231,7 +231,7 @@ async fn unknown_pod_gets_defaults_at_the_deadline_or_at_once_when_the_watch_is_
         serde_json::from_str::<AddResponse>(&body).unwrap(),
         AddResponse::default()
     );
-    store.set_pod_feed(Feed::Down);
+    store.set_feed(Kind::Pods, Feed::Down);
     let answer = answer_waiting(
         &store,
         &serde_json::from_str(missing).unwrap(),
@@ -266,4 +266,109 @@ async fn connections_beyond_the_limit_wait_for_a_slot() {
         matches!(std::io::Read::read(&mut slow, &mut buf), Ok(0)),
         "the stalled connection was closed before the next was served"
     );
+}
+
+#[tokio::test]
+async fn a_half_loaded_store_makes_the_answer_wait_instead_of_saying_no_profile() {
+    // Pods listed, profiles and node not yet: what a fresh agent has for a few milliseconds.
+    let store = Store::new("edge-1");
+    store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
+    let srv = start(store.clone(), config());
+    let query = tokio::spawn({
+        let path = srv.path.clone();
+        async move { post(&path, ADD).await }
+    });
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Api);
+    tokio::task::yield_now().await;
+    assert!(!query.is_finished(), "still waiting for the node");
+    store.set_node(Some(node(&[])), Origin::Api);
+    let (status, body) = query.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let answer: AddResponse = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (answer.profile.map(|p| p.name), answer.source),
+        (Some("cam".into()), Source::Live)
+    );
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_finish_loading_answers_default_never_no_profile() {
+    let store = Store::new("edge-1");
+    store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
+    let req: AddRequest = serde_json::from_str(ADD).unwrap();
+    // At the deadline, profiles still missing: the answer of a pod the agent does not know.
+    let answer = answer_waiting(&store, &req, Duration::from_millis(30)).await;
+    assert_eq!(answer, AddResponse::default());
+    // The profile watch is down and nothing is on disk: no point waiting.
+    store.set_feed(Kind::Profiles, Feed::Down);
+    let started = std::time::Instant::now();
+    let answer = answer_waiting(&store, &req, Duration::from_secs(3600)).await;
+    assert_eq!(answer, AddResponse::default());
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // Loaded from disk counts as loaded.
+    store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Disk);
+    store.set_node(None, Origin::Disk);
+    let answer = answer_waiting(&store, &req, Duration::from_secs(3600)).await;
+    assert_eq!(
+        (answer.profile.map(|p| p.name), answer.source),
+        (Some("cam".into()), Source::Cache)
+    );
+}
+
+#[tokio::test]
+async fn healthz_says_what_answers_the_agent_and_how_many_writes_are_unconfirmed() {
+    let store = camera_store();
+    let dir = tempfile::tempdir().unwrap();
+    let (outbox, _) = Outbox::open(&Outbox::path(dir.path()), 10, Arc::new(Metrics::default()));
+    let path = dir.path().join("agent.sock");
+    let listener = bind(&path).unwrap();
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(serve(
+        listener,
+        store.clone(),
+        config(),
+        Arc::new(Metrics::default()),
+        Some(outbox.clone()),
+        rx,
+    ));
+    let health = || async {
+        let (status, body) = raw(
+            &path,
+            b"GET /v1/healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    assert_eq!(
+        health().await,
+        serde_json::json!({"ok": true, "live": true, "upstream": "unknown", "unconfirmedWrites": 0})
+    );
+    let (status, _) = post(&path, ADD).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&path, ADD).await;
+    assert_eq!(status, 200);
+    store.set_upstream(Upstream::YurthubCache);
+    let h = health().await;
+    assert_eq!(
+        (&h["live"], &h["upstream"], &h["unconfirmedWrites"]),
+        (
+            &serde_json::json!(false),
+            &serde_json::json!("yurthub-cache"),
+            &serde_json::json!(1)
+        ),
+        "two answers owe one Event; answers from yurthub's cache are not live"
+    );
+    let wire: cni::protocol::HealthResponse = serde_json::from_value(h).unwrap();
+    assert!(wire.ok && !wire.live, "tether-cni still reads it");
+    assert_eq!(
+        std::fs::read_to_string(Outbox::path(dir.path()))
+            .unwrap()
+            .matches("\"op\":\"queued\"")
+            .count(),
+        1,
+        "the Event was journaled before the answer left"
+    );
+    let _ = stop.send(true);
+    task.abort();
 }

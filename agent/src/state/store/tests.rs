@@ -60,7 +60,7 @@ fn every_change_wakes_subscribers() {
     store.upsert_pod(pod("ns", "p", "u", &[]));
     assert!(rx.has_changed().unwrap());
     rx.mark_unchanged();
-    store.set_pod_feed(Feed::Down);
+    store.set_feed(Kind::Pods, Feed::Down);
     assert!(rx.has_changed().unwrap());
     assert!(!store.pods_may_arrive());
 }
@@ -119,4 +119,54 @@ fn status_drift_lists_profiles_to_report() {
         (0, 5)
     );
     assert_eq!(Some(&drift[2].1), drift[2].2.as_ref());
+}
+
+#[test]
+fn answers_are_not_live_while_yurthub_s_cache_or_nothing_answers() {
+    let store = Store::new("edge-1");
+    store.replace_profiles(vec![profile("cam", 3, 1, "camera", 1400)], Origin::Api);
+    store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
+    store.set_node(Some(node(&[])), Origin::Api);
+    let source = |s: &Store| s.answer("ns", "p", "u").unwrap().source;
+    assert_eq!(store.upstream(), Upstream::Unknown);
+    assert_eq!(
+        source(&store),
+        Source::Live,
+        "listed, nothing says otherwise"
+    );
+    for (upstream, want) in [
+        (Upstream::YurthubCache, Source::Cache),
+        (Upstream::Unreachable, Source::Cache),
+        (Upstream::ApiServer, Source::Live),
+    ] {
+        let rx = store.subscribe();
+        store.set_upstream(upstream);
+        assert!(rx.has_changed().unwrap(), "a change wakes waiters");
+        assert_eq!(
+            (source(&store), store.is_live()),
+            (want, want == Source::Live)
+        );
+    }
+    let rx = store.subscribe();
+    assert_eq!(store.set_upstream(Upstream::ApiServer), Upstream::ApiServer);
+    assert!(!rx.has_changed().unwrap(), "no change, no wake-up");
+}
+
+#[test]
+fn loaded_means_pods_profiles_and_node_each_from_disk_or_api() {
+    let store = Store::new("edge-1");
+    assert!(!store.loaded());
+    assert!(store.may_finish_loading(), "every watch is connecting");
+    store.replace_pods(vec![], Origin::Api);
+    store.set_node(None, Origin::Disk);
+    assert!(!store.loaded());
+    store.set_feed(Kind::Pods, Feed::Down);
+    assert!(
+        store.may_finish_loading(),
+        "pods are loaded: their feed does not matter"
+    );
+    store.set_feed(Kind::Profiles, Feed::Down);
+    assert!(!store.may_finish_loading(), "profiles can no longer come");
+    store.replace_profiles(vec![], Origin::Disk);
+    assert!(store.loaded());
 }

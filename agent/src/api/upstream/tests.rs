@@ -1,0 +1,130 @@
+//! What each `/version` answer says, what a verdict changes (the store, the metric, the
+//! outbox's backoff), and the probe's schedule against a mock API server.
+
+use prometheus_client::metrics::counter::Counter;
+use serde_json::json;
+
+use super::*;
+use crate::test_support::{mock_client, respond};
+use tokio::time::Instant;
+
+fn api_error(code: u16) -> Result<(), kube::Error> {
+    Err(kube::Error::Api(
+        kube::core::Status::failure("m", "r")
+            .with_code(code)
+            .boxed(),
+    ))
+}
+
+#[test]
+fn version_answers_tell_the_api_server_from_yurthubs_cache_and_a_dead_link() {
+    assert_eq!(
+        judge_probe(&Ok::<(), kube::Error>(())),
+        Some(Upstream::ApiServer)
+    );
+    assert_eq!(judge_probe(&api_error(400)), Some(Upstream::YurthubCache));
+    assert_eq!(judge_probe(&api_error(429)), Some(Upstream::ApiServer));
+    assert_eq!(judge_probe(&api_error(502)), Some(Upstream::Unreachable));
+    assert_eq!(judge_probe(&api_error(503)), Some(Upstream::Unreachable));
+    assert_eq!(judge_probe(&api_error(404)), None, "cannot tell");
+    assert_eq!(judge_probe(&api_error(403)), None, "cannot tell");
+    let refused: Result<(), kube::Error> = Err(kube::Error::Service(
+        std::io::Error::from(std::io::ErrorKind::ConnectionRefused).into(),
+    ));
+    assert_eq!(judge_probe(&refused), Some(Upstream::Unreachable));
+}
+
+fn gauge(metrics: &Metrics, state: Upstream) -> i64 {
+    metrics
+        .upstream
+        .get_or_create(&[("state", state.as_str())])
+        .get()
+}
+
+#[tokio::test]
+async fn a_verdict_updates_the_store_and_metric_and_the_way_back_wakes_the_outbox() {
+    let store = Store::new("edge-1");
+    let metrics = Arc::new(Metrics::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (outbox, _) = Outbox::open(&Outbox::path(dir.path()), 10, metrics.clone());
+    let m = Monitor::new(store.clone(), metrics.clone(), Some(outbox.clone()));
+    assert_eq!(gauge(&metrics, Upstream::Unknown), 1);
+    m.observe(Upstream::YurthubCache, "test");
+    assert_eq!(store.upstream(), Upstream::YurthubCache);
+    assert_eq!(
+        (
+            gauge(&metrics, Upstream::YurthubCache),
+            gauge(&metrics, Upstream::Unknown)
+        ),
+        (1, 0)
+    );
+    m.observe(Upstream::ApiServer, "test");
+    assert_eq!(gauge(&metrics, Upstream::ApiServer), 1);
+    assert!(
+        metrics
+            .render()
+            .contains("tether_agent_upstream{state=\"api-server\"} 1")
+    );
+    // The outbox was told: its next backoff wait ends at once.
+    tokio::time::timeout(Duration::from_secs(5), outbox_retry_permit(&outbox))
+        .await
+        .unwrap();
+    m.silent_watch("pods");
+    assert_eq!(store.upstream(), Upstream::YurthubCache);
+    assert_eq!(
+        metrics
+            .watches_silent
+            .get_or_create(&[("resource", "pods")])
+            .get(),
+        1
+    );
+}
+
+async fn outbox_retry_permit(outbox: &Outbox) {
+    outbox.retry_notified().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_api_answers() {
+    let (client, mut api) = mock_client(Counter::default());
+    let store = Store::new("edge-1");
+    let m = Monitor::new(store.clone(), Arc::new(Metrics::default()), None);
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(m.clone().run(client, stopped));
+    let (req, send) = api.next_request().await.unwrap();
+    assert_eq!(req.uri().path(), "/version");
+    // yurthub's local proxy refuses non-resource requests while the cloud is unhealthy.
+    send.send_response(respond(400, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
+        "message": "request(GET /version) is not supported when cluster is unhealthy"})));
+    let t0 = Instant::now();
+    let (_, send) = api.next_request().await.unwrap();
+    assert_eq!(store.upstream(), Upstream::YurthubCache);
+    assert_eq!(Instant::now() - t0, Duration::from_secs(1));
+    send.send_response(
+        http::Response::builder()
+            .status(502)
+            .body(kube::client::Body::empty())
+            .unwrap(),
+    );
+    let (_, send) = api.next_request().await.unwrap();
+    assert_eq!(
+        store.upstream(),
+        Upstream::Unreachable,
+        "502 with an empty body"
+    );
+    assert_eq!(Instant::now() - t0, Duration::from_secs(3));
+    send.send_response(respond(200, json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0", "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "", "compiler": "", "platform": ""})));
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(store.upstream(), Upstream::ApiServer);
+    assert!(
+        tokio::time::timeout(Duration::ZERO, api.next_request())
+            .await
+            .is_err(),
+        "no probe while the API server answers"
+    );
+    m.request_probe();
+    let (req, _send) = api.next_request().await.unwrap();
+    assert_eq!(req.uri().path(), "/version", "until asked");
+    stop.send(true).unwrap();
+    task.abort();
+}
