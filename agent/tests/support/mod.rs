@@ -1,4 +1,5 @@
-//! A running `tether-agent` binary and a minimal HTTP API server double for its tests.
+//! A running `tether-agent` binary, socket queries, and (`sim`) the API server double its
+//! tests run it against.
 
 // Test support: failing loudly is what a panic in a test helper is for.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A kubeconfig pointing at `server` with a dummy token.
+pub mod sim;
+
+/// A kubeconfig pointing at `server` with a dummy token: for an API that cannot be reached
+/// (the double's own kubeconfigs come from [`sim::Cluster::agent_kubeconfig`]).
 pub fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
     let path = dir.join(format!("kubeconfig-{}", server.replace(['/', ':'], "_")));
     let text = format!(
@@ -102,13 +106,21 @@ impl Drop for Agent {
 }
 
 /// Polls `cond` until it holds, failing the test at `limit`.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_until(limit: Duration, cond: impl FnMut() -> bool) {
+    wait_until_or(limit, cond, String::new);
+}
+
+/// Like [`wait_until`]; at `limit` the failure also shows what `explain` says.
+pub fn wait_until_or(
+    limit: Duration,
+    mut cond: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < limit,
-            "condition not met within {limit:?}"
-        );
+        if start.elapsed() >= limit {
+            panic!("condition not met within {limit:?}\n{}", explain());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -126,63 +138,4 @@ pub fn query(socket: &Path, method: &str, path: &str, body: &str) -> (u16, Strin
     s.read_to_string(&mut out).unwrap();
     let status = out[9..12].parse().unwrap();
     (status, out.split_once("\r\n\r\n").unwrap().1.to_owned())
-}
-pub mod fake_api;
-
-/// (apiGroup, resource[/subresource], verb) of each request the double saw.
-pub fn permissions_used(
-    seen: &[fake_api::Seen],
-) -> std::collections::BTreeSet<(String, String, String)> {
-    seen.iter()
-        .map(|s| {
-            let (path, query) = s.uri.split_once('?').unwrap_or((&s.uri, ""));
-            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-            let (group, rest) = match parts[0] {
-                "api" => ("", &parts[2..]),
-                _ => (parts[1], &parts[3..]),
-            };
-            let rest = if rest.first() == Some(&"namespaces") && rest.len() > 2 {
-                &rest[2..]
-            } else {
-                rest
-            };
-            let resource = match rest {
-                [r] | [r, _] => r.to_string(),
-                [r, _, sub] => format!("{r}/{sub}"),
-                _ => panic!("unexpected path {path}"),
-            };
-            let verb = match (s.method.as_str(), rest.len(), query.contains("watch=true")) {
-                ("GET", _, true) => "watch",
-                ("GET", 1, false) => "list",
-                ("GET", _, false) => "get",
-                ("POST", _, _) => "create",
-                ("PATCH", _, _) => "patch",
-                ("PUT", _, _) => "update",
-                ("DELETE", _, _) => "delete",
-                (m, _, _) => panic!("unexpected method {m}"),
-            };
-            (group.to_owned(), resource, verb.to_owned())
-        })
-        .collect()
-}
-
-/// (apiGroup, resource, verb) triples granted by the ClusterRole in deploy/rbac.yaml.
-pub fn permissions_granted() -> std::collections::BTreeSet<(String, String, String)> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/rbac.yaml"))
-        .unwrap();
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_str_multiple::<serde_json::Value, Vec<_>>(&text).unwrap();
-    let role: k8s_openapi::api::rbac::v1::ClusterRole =
-        serde_json::from_value(docs[0].clone()).unwrap();
-    let mut out = std::collections::BTreeSet::new();
-    for rule in role.rules.unwrap() {
-        for g in rule.api_groups.iter().flatten() {
-            for r in rule.resources.iter().flatten() {
-                for v in &rule.verbs {
-                    out.insert((g.clone(), r.clone(), v.clone()));
-                }
-            }
-        }
-    }
-    out
 }
