@@ -208,9 +208,9 @@ async fn connect_and_watch(
     );
 }
 
-/// Rewrites the disk cache after changes, at most every [`SETTLE`], once something was listed
-/// from the API server (so a failed start never overwrites a good cache with less), and at
-/// shutdown.
+/// Rewrites the disk cache after changes, at most every [`SETTLE`], once pods, profiles and the
+/// node are all loaded and something was listed from the API server (so a failed or half-done
+/// start never overwrites a good cache with less), and at shutdown.
 async fn save_cache_on_change(
     store: Arc<Store>,
     path: std::path::PathBuf,
@@ -218,10 +218,13 @@ async fn save_cache_on_change(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut changes = store.subscribe();
-    let listed_from_api = |s: &Store| {
-        [Kind::Pods, Kind::Node, Kind::Profiles]
-            .iter()
-            .any(|k| s.origin(*k) == Origin::Api)
+    // A cache written from a half-loaded store (pods listed, profiles not yet) would make the
+    // next start answer "no profile" from disk: write only what is whole.
+    let worth_writing = |s: &Store| {
+        s.loaded()
+            && [Kind::Pods, Kind::Node, Kind::Profiles]
+                .iter()
+                .any(|k| s.origin(*k) == Origin::Api)
     };
     loop {
         let stopping = tokio::select! {
@@ -235,7 +238,7 @@ async fn save_cache_on_change(
             }
         }
         changes.mark_unchanged();
-        if listed_from_api(&store) {
+        if worth_writing(&store) {
             let (s, p) = (store.clone(), path.clone());
             match tokio::task::spawn_blocking(move || cache::save(&s, &p)).await {
                 Ok(Ok(())) => tracing::debug!(path = %path.display(), "disk cache written"),
