@@ -11,7 +11,7 @@
 //!
 //! The [`Monitor`] records each verdict, logs and counts the changes
 //! (`tether_agent_upstream{state}`), and probes `GET /version`: at start, when a watch fails or
-//! goes silent, when a delivery fails, and every 1–8 s while the upstream is not the API server,
+//! goes silent, when a delivery fails, and every 1–4 s while the upstream is not the API server,
 //! so that the way back is noticed within seconds and the outbox retries at once.
 
 use std::sync::Arc;
@@ -26,8 +26,9 @@ use crate::state::outbox::Outbox;
 use crate::state::records::Upstream;
 use crate::state::store::Store;
 
-/// Probe intervals while cut off (yurthub switches back 10–20 s after the link returns).
-const PROBE_CUT_OFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(8));
+/// Probe intervals while cut off (yurthub switches back 10–20 s after the link returns). While
+/// cut off the probe is answered by yurthub on the node, not by the cloud.
+const PROBE_CUT_OFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(4));
 /// Probe intervals while the probe cannot tell (e.g. `/version` answers 404).
 const PROBE_UNKNOWN: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
 

@@ -7,8 +7,8 @@
 //! bookmark comes from the API server (the API server sends a bookmark at least once per watch,
 //! two seconds before its timeout, when asked), while a watch that stays silent until its
 //! timeout is what yurthub's cache serves a cut-off node. A watch that ends early without an
-//! event, and every failure, waits with backoff before the next attempt: no hot loop. A 410
-//! relists.
+//! event, and every failure, waits with backoff before the next attempt (no hot loop), cut short
+//! when the API server is found answering again. A 410 relists.
 //!
 //! Objects are filtered again on the client side by the selector the agent asked for
 //! ([`pod_info`], [`node_info`]): yurthub's offline lists ignore selectors.
@@ -169,6 +169,21 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Waits `wait` before the next attempt, or less if the API server is found answering
+    /// again meanwhile (the probe saw it): after a cut, the watches come back with it.
+    async fn pause(&self, wait: Duration) {
+        let was = self.store.upstream();
+        let mut changes = self.store.subscribe();
+        let back =
+            |_: &u64| was != Upstream::ApiServer && self.store.upstream() == Upstream::ApiServer;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = changes.wait_for(back) => {}
+        }
+    }
+}
+
 fn is_gone(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 410)
 }
@@ -193,7 +208,7 @@ async fn drive<K>(
             Ok(list) => list,
             Err(e) => {
                 ctx.failed(kind, resource, "list", &e);
-                tokio::time::sleep(backoff.next_wait()).await;
+                ctx.pause(backoff.next_wait()).await;
                 continue;
             }
         };
@@ -260,7 +275,7 @@ async fn drive<K>(
                 WatchEnd::Relist => break,
                 WatchEnd::Rewatch => backoff.reset(),
                 WatchEnd::Silent => ctx.monitor.silent_watch(resource),
-                WatchEnd::Backoff => tokio::time::sleep(backoff.next_wait()).await,
+                WatchEnd::Backoff => ctx.pause(backoff.next_wait()).await,
             }
         }
     }

@@ -347,3 +347,27 @@ async fn a_410_relists_and_a_failed_list_backs_off() {
     );
     task.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backoff_is_cut_short_when_the_api_server_answers_again() {
+    let (client, mut handle) = mock_client(Counter::default());
+    let (store, _, task) = node_watch(client);
+    store.set_upstream(Upstream::Unreachable);
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(
+        http::Response::builder()
+            .status(502)
+            .body(kube::client::Body::empty())
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let t0 = Instant::now();
+    // The probe sees the API server again: the list is retried now, not after its 1 s.
+    store.set_upstream(Upstream::ApiServer);
+    let (req, _send) = handle.next_request().await.unwrap();
+    assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
+    assert_eq!(Instant::now() - t0, Duration::ZERO);
+    task.abort();
+}
