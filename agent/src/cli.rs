@@ -48,7 +48,7 @@ pub enum Command {
     Run(RunArgs),
     /// Print the NetworkProfile CustomResourceDefinition generated from the Rust types.
     Crd,
-    /// Install (or with --uninstall remove) the tether CNI plugin on the node.
+    /// Install (or with --uninstall remove) the tether CNI plugin on the node; --watch keeps it chained.
     InstallCni(InstallArgs),
 }
 
@@ -123,8 +123,27 @@ pub struct InstallArgs {
     #[arg(long, env = "TETHER_SOCKET", default_value = cni::protocol::DEFAULT_SOCKET)]
     pub socket: PathBuf,
     /// Remove the tether entry and the plugin instead of installing them.
-    #[arg(long, env = "TETHER_UNINSTALL")]
+    #[arg(long, env = "TETHER_UNINSTALL", conflicts_with_all = ["watch", "check"])]
     pub uninstall: bool,
+    /// Install, then keep watching the configuration directory and chain tether again whenever
+    /// the primary conflist is rewritten without it; on SIGTERM or SIGINT, uninstall.
+    #[arg(long, env = "TETHER_CNI_WATCH", conflicts_with = "check")]
+    pub watch: bool,
+    /// How often `--watch` looks at the configuration directory.
+    #[arg(
+        long,
+        env = "TETHER_CNI_WATCH_INTERVAL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(10..)
+    )]
+    pub watch_interval_ms: u64,
+    /// With `--watch`: leave tether chained when stopped by SIGTERM or SIGINT.
+    #[arg(long, env = "TETHER_CNI_KEEP_ON_EXIT")]
+    pub keep_on_exit: bool,
+    /// Change nothing; succeed only if the primary conflist ends with exactly one tether entry
+    /// for `--socket` and the plugin is installed (the DaemonSet's startup probe).
+    #[arg(long, env = "TETHER_CNI_CHECK")]
+    pub check: bool,
 }
 
 #[cfg(test)]

@@ -1,10 +1,19 @@
 //! `tether-agent install-cni`: put the plugin on the node and chain it into the node's primary
-//! CNI configuration, idempotently, and the reverse with `--uninstall`.
+//! CNI configuration, idempotently; `--uninstall` does the reverse, `--check` only looks, and
+//! `--watch` ([`watch`]) keeps tether chained while the main plugin rewrites its file.
 //!
 //! The primary configuration is the first `*.conf`, `*.conflist` or `*.json` file in lexical
-//! order, the one the container runtime uses; it must be a conflist (a single-plugin `.conf`
-//! is refused with a clear error rather than rewritten). Every file is replaced atomically (temporary file in the same directory, then
-//! rename). Nothing is written when the configuration cannot be read.
+//! order, the one containerd uses (go-cni takes the first of libcni's `ConfFiles`, sorted); it
+//! must be a conflist (a single-plugin `.conf` is refused with a clear error rather than
+//! rewritten). Chaining leaves exactly one `tether` entry, last in the plugin list: a missing
+//! one is added, duplicates are removed, and the keys an operator added to it (such as
+//! `failurePolicy`) are kept, with `agentSocket` set to `--socket`.
+//!
+//! Every file is replaced atomically: a temporary file in the same directory, under a name
+//! containerd ignores, synced, then renamed over the old one, so a reader sees the old file or
+//! the new one and never part of either. A conflist is replaced only if it still holds what the
+//! new content was computed from (the main plugin may rewrite it at any time). Nothing is written
+//! when the configuration cannot be read.
 
 use std::fs;
 use std::io::{self, Write};
@@ -17,12 +26,18 @@ use thiserror::Error;
 
 use crate::cli::InstallArgs;
 
+pub mod watch;
+
 /// The plugin type and file name in the CNI binary directory.
 pub const PLUGIN_TYPE: &str = "tether";
 /// Standard plugins tether delegates to, installed when the node lacks them.
 pub const DELEGATES: &[&str] = &["bandwidth", "tuning"];
+/// Extensions of the files containerd reads as network configurations.
+const CONF_EXTENSIONS: &[&str] = &["conf", "conflist", "json"];
+/// How often chaining reads the conflist again when it changed under it before giving up.
+const ATTEMPTS: usize = 3;
 
-/// Why installing or uninstalling failed.
+/// Why installing, uninstalling or checking failed.
 #[derive(Debug, Error)]
 pub enum InstallError {
     /// A file could not be read or written.
@@ -39,6 +54,17 @@ pub enum InstallError {
     /// The conflist is not a JSON object with a `plugins` array.
     #[error("{0}: not a CNI conflist (want a JSON object with a \"plugins\" array)")]
     NotConflist(PathBuf),
+    /// The file changed between being read and being replaced; it was left as it is.
+    #[error("{0}: rewritten by someone else while tether was updating it; left as it is")]
+    Changed(PathBuf),
+    /// `--check`: the node is not as install-cni leaves it.
+    #[error("{path}: {problem}")]
+    NotChained {
+        /// The conflist, or the plugin binary.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
@@ -48,6 +74,20 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
     }
 }
 
+/// What chaining put right in a conflist's tether entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// There was none: one was added at the end.
+    Inserted,
+    /// There were several: one is left, at the end.
+    Deduplicated {
+        /// How many were removed.
+        removed: usize,
+    },
+    /// There was one, but not last or with another socket.
+    Updated,
+}
+
 /// What a run changed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
@@ -55,92 +95,259 @@ pub struct Outcome {
     pub changed: Vec<PathBuf>,
     /// Delegate plugins the node lacks and the source directory does not have either.
     pub missing_delegates: Vec<String>,
+    /// What chaining put right in the primary conflist, if anything.
+    pub repair: Option<Repair>,
+}
+
+/// The files of `conf_dir` containerd reads as network configurations, in lexical order.
+fn conf_files(conf_dir: &Path) -> Result<Vec<PathBuf>, InstallError> {
+    let mut files: Vec<PathBuf> = fs::read_dir(conf_dir)
+        .map_err(io_err(conf_dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| CONF_EXTENSIONS.contains(&x))
+                && p.is_file()
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// The configuration file the runtime uses: the first `*.conf`, `*.conflist` or `*.json` of
 /// `conf_dir` in lexical order.
 pub fn primary_conflist(conf_dir: &Path) -> Result<PathBuf, InstallError> {
-    let mut lists: Vec<PathBuf> = fs::read_dir(conf_dir)
-        .map_err(io_err(conf_dir))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|x| x == "conflist" || x == "conf" || x == "json")
-                && p.is_file()
-        })
-        .collect();
-    lists.sort();
-    lists
+    conf_files(conf_dir)?
         .into_iter()
         .next()
         .ok_or_else(|| InstallError::NoConflist(conf_dir.to_owned()))
 }
 
-fn read_conflist(path: &Path) -> Result<Value, InstallError> {
-    let text = fs::read(path).map_err(io_err(path))?;
-    let value: Value =
-        serde_json::from_slice(&text).map_err(|_| InstallError::NotConflist(path.to_owned()))?;
-    if !value.get("plugins").is_some_and(Value::is_array) {
-        return Err(InstallError::NotConflist(path.to_owned()));
+/// A conflist as read: its bytes (what a replacement is checked against) and its JSON.
+struct Conflist {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    value: Value,
+}
+
+impl Conflist {
+    fn parse(path: PathBuf, bytes: Vec<u8>) -> Result<Self, InstallError> {
+        let value: Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(_) => return Err(InstallError::NotConflist(path)),
+        };
+        if !value.get("plugins").is_some_and(Value::is_array) {
+            return Err(InstallError::NotConflist(path));
+        }
+        Ok(Self { path, bytes, value })
     }
-    Ok(value)
-}
 
-fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), InstallError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tether-tmp"));
-    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-    f.write_all(bytes).map_err(io_err(&tmp))?;
-    f.set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(io_err(&tmp))?;
-    f.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))
-}
-
-fn copy_if_different(
-    from: &Path,
-    to: &Path,
-    changed: &mut Vec<PathBuf>,
-) -> Result<(), InstallError> {
-    let bytes = fs::read(from).map_err(io_err(from))?;
-    if fs::read(to).ok().as_deref() != Some(bytes.as_slice()) {
-        write_atomic(to, &bytes, 0o755)?;
-        changed.push(to.to_owned());
+    fn read(path: &Path) -> Result<Self, InstallError> {
+        let bytes = fs::read(path).map_err(io_err(path))?;
+        Self::parse(path.to_owned(), bytes)
     }
-    Ok(())
-}
 
-fn tether_entry(socket: &Path) -> Value {
-    json!({"type": PLUGIN_TYPE, "agentSocket": socket.to_string_lossy()})
+    fn plugins(&self) -> &[Value] {
+        self.value
+            .get("plugins")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 fn is_tether(plugin: &Value) -> bool {
     plugin.get("type").and_then(Value::as_str) == Some(PLUGIN_TYPE)
 }
 
-fn save_conflist(
+/// The entry to chain into `list`: its first tether entry (keys an operator added, such as
+/// `failurePolicy`, are kept), else `remembered` (the entry a watcher chained before the file
+/// was rewritten), else a new one; with `agentSocket` set to `socket`.
+fn entry_for(list: &Conflist, remembered: Option<&Value>, socket: &Path) -> Value {
+    let mut entry = list
+        .plugins()
+        .iter()
+        .find(|p| is_tether(p))
+        .or(remembered)
+        .filter(|e| e.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({"type": PLUGIN_TYPE}));
+    if let Some(fields) = entry.as_object_mut() {
+        fields.insert(
+            "agentSocket".to_owned(),
+            Value::from(socket.to_string_lossy().into_owned()),
+        );
+    }
+    entry
+}
+
+/// `list` with `entry` as its only tether entry, last; and what that put right.
+fn chained(list: &Conflist, entry: &Value) -> (Value, Option<Repair>) {
+    let before = list.plugins().iter().filter(|p| is_tether(p)).count();
+    let mut after = list.value.clone();
+    if let Some(plugins) = after.get_mut("plugins").and_then(Value::as_array_mut) {
+        plugins.retain(|p| !is_tether(p));
+        plugins.push(entry.clone());
+    }
+    let repair = match before {
+        _ if after == list.value => None,
+        0 => Some(Repair::Inserted),
+        1 => Some(Repair::Updated),
+        n => Some(Repair::Deduplicated { removed: n - 1 }),
+    };
+    (after, repair)
+}
+
+/// `list` without any tether entry.
+fn unchained(list: &Conflist) -> Value {
+    let mut after = list.value.clone();
+    if let Some(plugins) = after.get_mut("plugins").and_then(Value::as_array_mut) {
+        plugins.retain(|p| !is_tether(p));
+    }
+    after
+}
+
+/// Where [`replace_file`] writes before renaming: a dot file in the same directory, with an
+/// extension containerd does not read.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy());
+    path.with_file_name(format!(".{name}.tether-tmp"))
+}
+
+/// Replaces `path` with `bytes` (permissions `mode`): writes [`temp_path`], syncs it and renames
+/// it over `path`, so a reader sees the old file or the new one, never part of either. With
+/// `expected`, the rename happens only if `path` still holds exactly `expected` just before it
+/// ([`InstallError::Changed`] otherwise; nothing is changed).
+fn replace_file(
     path: &Path,
-    before: &Value,
-    after: &Value,
-    changed: &mut Vec<PathBuf>,
+    bytes: &[u8],
+    mode: u32,
+    expected: Option<&[u8]>,
 ) -> Result<(), InstallError> {
-    if before != after {
-        let mut bytes = serde_json::to_vec_pretty(after).map_err(|e| io_err(path)(e.into()))?;
-        bytes.push(b'\n');
-        write_atomic(path, &bytes, 0o644)?;
-        changed.push(path.to_owned());
+    let tmp = temp_path(path);
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(InstallError::Io { path: tmp, source });
+    }
+    if let Some(expected) = expected
+        && fs::read(path).ok().as_deref() != Some(expected)
+    {
+        let _ = fs::remove_file(&tmp);
+        return Err(InstallError::Changed(path.to_owned()));
+    }
+    if let Err(source) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(InstallError::Io {
+            path: path.to_owned(),
+            source,
+        });
+    }
+    // Make the rename itself durable; a directory that cannot be synced changes nothing above.
+    if let Some(dir) = path.parent()
+        && let Ok(dir) = fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
     }
     Ok(())
 }
 
-/// Installs the plugin and chains it last in the primary conflist; running it again changes nothing.
-pub fn install(args: &InstallArgs) -> Result<Outcome, InstallError> {
-    let conflist = primary_conflist(&args.cni_conf_dir)?;
-    let before = read_conflist(&conflist)?;
-    let mut outcome = Outcome::default();
+/// Writes `after` over `list` if it differs; `Ok(Some(bytes))` when it wrote them.
+fn save_conflist(list: &Conflist, after: &Value) -> Result<Option<Vec<u8>>, InstallError> {
+    if *after == list.value {
+        return Ok(None);
+    }
+    let mut bytes = serde_json::to_vec_pretty(after).map_err(|e| io_err(&list.path)(e.into()))?;
+    bytes.push(b'\n');
+    replace_file(&list.path, &bytes, 0o644, Some(&list.bytes))?;
+    Ok(Some(bytes))
+}
+
+/// The primary conflist after chaining.
+struct Chained {
+    path: PathBuf,
+    /// Its content now.
+    bytes: Vec<u8>,
+    /// The tether entry in it.
+    entry: Value,
+    repair: Option<Repair>,
+}
+
+/// Chains tether into `list` (the primary conflist as read), reading it again and starting
+/// over when it is rewritten under us, up to [`ATTEMPTS`] times.
+fn chain(
+    args: &InstallArgs,
+    mut list: Conflist,
+    remembered: Option<&Value>,
+) -> Result<Chained, InstallError> {
+    let mut attempt = 1;
+    loop {
+        let entry = entry_for(&list, remembered, &args.socket);
+        let (after, repair) = chained(&list, &entry);
+        match save_conflist(&list, &after) {
+            Ok(written) => {
+                return Ok(Chained {
+                    bytes: written.unwrap_or(list.bytes),
+                    path: list.path,
+                    entry,
+                    repair,
+                });
+            }
+            Err(InstallError::Changed(_)) if attempt < ATTEMPTS => {
+                attempt += 1;
+                list = Conflist::read(&primary_conflist(&args.cni_conf_dir)?)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How [`install_binaries`] decides that an installed plugin is the one to install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Same bytes (what a one-shot install does).
+    Bytes,
+    /// Same size (what the watcher does on every pass, so it does not read megabytes a second).
+    Size,
+}
+
+fn copy_if_different(
+    from: &Path,
+    to: &Path,
+    compare: Compare,
+    changed: &mut Vec<PathBuf>,
+) -> Result<(), InstallError> {
+    if compare == Compare::Size {
+        let len = |p: &Path| fs::metadata(p).ok().map(|m| m.len());
+        if len(to).is_some() && len(to) == len(from) {
+            return Ok(());
+        }
+    }
+    let bytes = fs::read(from).map_err(io_err(from))?;
+    if fs::read(to).ok().as_deref() != Some(bytes.as_slice()) {
+        replace_file(to, &bytes, 0o755, None)?;
+        changed.push(to.to_owned());
+    }
+    Ok(())
+}
+
+/// Puts `tether-cni` on the node as `tether`, and each delegate the node lacks.
+fn install_binaries(
+    args: &InstallArgs,
+    compare: Compare,
+    outcome: &mut Outcome,
+) -> Result<(), InstallError> {
     copy_if_different(
         &args.source_dir.join("tether-cni"),
         &args.cni_bin_dir.join(PLUGIN_TYPE),
+        compare,
         &mut outcome.changed,
     )?;
     for name in DELEGATES {
@@ -149,35 +356,58 @@ pub fn install(args: &InstallArgs) -> Result<Outcome, InstallError> {
             continue;
         }
         if source.exists() {
-            copy_if_different(&source, &target, &mut outcome.changed)?;
+            copy_if_different(&source, &target, Compare::Bytes, &mut outcome.changed)?;
         } else {
             outcome.missing_delegates.push((*name).to_owned());
         }
     }
-    let mut after = before.clone();
-    if let Some(plugins) = after.get_mut("plugins").and_then(Value::as_array_mut) {
-        plugins.retain(|p| !is_tether(p));
-        plugins.push(tether_entry(&args.socket));
+    Ok(())
+}
+
+/// Installs the plugin and chains it last in the primary conflist, exactly once; running it
+/// again changes nothing.
+pub fn install(args: &InstallArgs) -> Result<Outcome, InstallError> {
+    let list = Conflist::read(&primary_conflist(&args.cni_conf_dir)?)?;
+    let mut outcome = Outcome::default();
+    install_binaries(args, Compare::Bytes, &mut outcome)?;
+    let chained = chain(args, list, None)?;
+    if chained.repair.is_some() {
+        outcome.changed.push(chained.path);
+        outcome.repair = chained.repair;
     }
-    save_conflist(&conflist, &before, &after, &mut outcome.changed)?;
     Ok(outcome)
 }
 
-/// Removes the tether entry from the primary conflist and the plugin binary. The delegate
-/// plugins stay: other configurations may use them.
+/// Removes every tether entry from the configurations in the directory (the primary one, and
+/// any an earlier primary left behind), then the plugin binary. The delegate plugins stay: other
+/// configurations may use them. Files that are not conflists cannot hold an entry and are left
+/// alone.
 pub fn uninstall(args: &InstallArgs) -> Result<Outcome, InstallError> {
     let mut outcome = Outcome::default();
-    match primary_conflist(&args.cni_conf_dir) {
-        Ok(conflist) => {
-            let before = read_conflist(&conflist)?;
-            let mut after = before.clone();
-            if let Some(plugins) = after.get_mut("plugins").and_then(Value::as_array_mut) {
-                plugins.retain(|p| !is_tether(p));
+    for path in conf_files(&args.cni_conf_dir)? {
+        let mut attempt = 1;
+        loop {
+            let list = match Conflist::read(&path) {
+                Ok(list) => list,
+                Err(InstallError::NotConflist(_)) => break,
+                Err(InstallError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound =>
+                {
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
+            match save_conflist(&list, &unchained(&list)) {
+                Ok(Some(_)) => outcome.changed.push(path.clone()),
+                Ok(None) => {}
+                Err(InstallError::Changed(_)) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
-            save_conflist(&conflist, &before, &after, &mut outcome.changed)?;
+            break;
         }
-        Err(InstallError::NoConflist(_)) => {}
-        Err(e) => return Err(e),
     }
     let binary = args.cni_bin_dir.join(PLUGIN_TYPE);
     match fs::remove_file(&binary) {
@@ -193,8 +423,51 @@ pub fn uninstall(args: &InstallArgs) -> Result<Outcome, InstallError> {
     Ok(outcome)
 }
 
+/// Whether the node is as install-cni leaves it: the primary conflist ends with exactly one
+/// tether entry, for `--socket`, and the plugin binary is there. Changes nothing; returns the
+/// primary conflist.
+pub fn check(args: &InstallArgs) -> Result<PathBuf, InstallError> {
+    let path = primary_conflist(&args.cni_conf_dir)?;
+    let list = Conflist::read(&path)?;
+    let plugins = list.plugins();
+    let entries: Vec<&Value> = plugins.iter().filter(|p| is_tether(p)).collect();
+    let socket = args.socket.to_string_lossy();
+    let problem = match entries.as_slice() {
+        [] => Some("tether is not in the plugin list".to_owned()),
+        [entry] => {
+            if !plugins.last().is_some_and(is_tether) {
+                Some("tether is not the last plugin".to_owned())
+            } else if entry.get("agentSocket").and_then(Value::as_str) != Some(&socket) {
+                Some(format!("tether's agentSocket is not {socket}"))
+            } else {
+                None
+            }
+        }
+        many => Some(format!("tether is in the plugin list {} times", many.len())),
+    };
+    if let Some(problem) = problem {
+        return Err(InstallError::NotChained { path, problem });
+    }
+    let binary = args.cni_bin_dir.join(PLUGIN_TYPE);
+    if !binary.is_file() {
+        return Err(InstallError::NotChained {
+            path: binary,
+            problem: "the plugin binary is missing".to_owned(),
+        });
+    }
+    Ok(path)
+}
+
 /// Entry point of the subcommand.
 pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
+    if args.check {
+        let path = check(args).context("tether is not chained")?;
+        println!("check: tether is chained in {}", path.display());
+        return Ok(());
+    }
+    if args.watch {
+        return watch::run(args);
+    }
     let (verb, outcome) = if args.uninstall {
         ("uninstall", uninstall(args))
     } else {
@@ -209,15 +482,37 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<()> {
     for path in &outcome.changed {
         println!("{verb}: updated {}", path.display());
     }
-    for name in &outcome.missing_delegates {
-        eprintln!(
-            "warning: the node has no {name} plugin and none was shipped; tether will not be able to apply that part of a profile"
-        );
+    if let Some(repair) = outcome.repair {
+        println!("{verb}: {}", describe(repair));
     }
+    warn_missing(&outcome.missing_delegates);
     if outcome.changed.is_empty() {
         println!("{verb}: already up to date");
     }
     Ok(())
+}
+
+/// What a [`Repair`] did, for the log.
+fn describe(repair: Repair) -> String {
+    match repair {
+        Repair::Inserted => "added the tether entry at the end of the plugin list".to_owned(),
+        Repair::Deduplicated { removed } => format!(
+            "removed {removed} duplicate tether entr{}; one is left, last",
+            if removed == 1 { "y" } else { "ies" }
+        ),
+        Repair::Updated => {
+            "rewrote the tether entry: last in the plugin list, with the configured agentSocket"
+                .to_owned()
+        }
+    }
+}
+
+fn warn_missing(missing: &[String]) {
+    for name in missing {
+        eprintln!(
+            "warning: the node has no {name} plugin and none was shipped; tether will not be able to apply that part of a profile"
+        );
+    }
 }
 
 #[cfg(test)]

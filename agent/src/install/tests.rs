@@ -1,18 +1,19 @@
 //! `install-cni` on a fake node's directories: chaining into the primary conflist, idempotence,
-//! uninstall, missing delegates and configurations it must refuse.
+//! de-duplication, the atomic replace, uninstall, `--check`, missing delegates and
+//! configurations it must refuse. The watcher's own tests are in `watch/tests.rs`.
 
 use std::fs;
 
 use super::*;
 
-struct Node {
-    _root: tempfile::TempDir,
-    args: InstallArgs,
+pub(super) struct Node {
+    pub(super) _root: tempfile::TempDir,
+    pub(super) args: InstallArgs,
 }
 
-const KINDNET: &str = r#"{"cniVersion":"0.4.0","name":"kindnet","plugins":[{"type":"ptp","ipMasq":false},{"type":"portmap","capabilities":{"portMappings":true}}]}"#;
+pub(super) const KINDNET: &str = r#"{"cniVersion":"0.4.0","name":"kindnet","plugins":[{"type":"ptp","ipMasq":false},{"type":"portmap","capabilities":{"portMappings":true}}]}"#;
 
-fn node(with_bandwidth_on_node: bool) -> Node {
+pub(super) fn node(with_bandwidth_on_node: bool) -> Node {
     let root = tempfile::tempdir().unwrap();
     let dir = |d: &str| {
         let p = root.path().join(d);
@@ -33,11 +34,15 @@ fn node(with_bandwidth_on_node: bool) -> Node {
         cni_conf_dir: conf,
         socket: "/run/tether/agent.sock".into(),
         uninstall: false,
+        watch: false,
+        watch_interval_ms: 1000,
+        keep_on_exit: false,
+        check: false,
     };
     Node { _root: root, args }
 }
 
-fn plugins(n: &Node, file: &str) -> Vec<Value> {
+pub(super) fn plugins(n: &Node, file: &str) -> Vec<Value> {
     let v: Value =
         serde_json::from_slice(&fs::read(n.args.cni_conf_dir.join(file)).unwrap()).unwrap();
     v["plugins"].as_array().unwrap().clone()
@@ -160,4 +165,196 @@ fn a_single_plugin_conf_sorting_first_is_refused_not_bypassed() {
         2,
         "a later conflist is not what the runtime uses"
     );
+}
+
+fn write_plugins(n: &Node, file: &str, plugins: Value) {
+    let list = json!({"cniVersion": "0.4.0", "name": "kindnet", "plugins": plugins});
+    fs::write(
+        n.args.cni_conf_dir.join(file),
+        serde_json::to_vec(&list).unwrap(),
+    )
+    .unwrap();
+}
+
+fn tether_count(plugins: &[Value]) -> usize {
+    plugins.iter().filter(|p| p["type"] == "tether").count()
+}
+
+#[test]
+fn two_tether_entries_become_one_last_keeping_the_operators_keys() {
+    let n = node(true);
+    write_plugins(
+        &n,
+        "10-kindnet.conflist",
+        json!([
+            {"type": "ptp"},
+            {"type": "tether", "failurePolicy": "fail", "agentSocket": "/old.sock"},
+            {"type": "portmap"},
+            {"type": "tether"}
+        ]),
+    );
+    let outcome = install(&n.args).unwrap();
+    assert_eq!(outcome.repair, Some(Repair::Deduplicated { removed: 1 }));
+    assert_eq!(
+        plugins(&n, "10-kindnet.conflist"),
+        [
+            json!({"type": "ptp"}),
+            json!({"type": "portmap"}),
+            json!({"type": "tether", "failurePolicy": "fail", "agentSocket": "/run/tether/agent.sock"}),
+        ]
+    );
+    assert_eq!(install(&n.args).unwrap(), Outcome::default());
+}
+
+#[test]
+fn an_entry_that_is_not_last_is_moved_to_the_end() {
+    let n = node(true);
+    write_plugins(
+        &n,
+        "10-kindnet.conflist",
+        json!([{"type": "ptp"}, {"type": "tether", "agentSocket": "/run/tether/agent.sock"}, {"type": "portmap"}]),
+    );
+    let outcome = install(&n.args).unwrap();
+    assert_eq!(outcome.repair, Some(Repair::Updated));
+    let p = plugins(&n, "10-kindnet.conflist");
+    assert_eq!(
+        (tether_count(&p), p[2]["type"].as_str()),
+        (1, Some("tether"))
+    );
+}
+
+#[test]
+fn the_conflist_is_replaced_by_a_rename_never_rewritten_in_place() {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let n = node(true);
+    let path = n.args.cni_conf_dir.join("10-kindnet.conflist");
+    // What a crash in the middle of an earlier write would leave: containerd and install-cni
+    // both ignore it, and the next write replaces it.
+    let stale = n.args.cni_conf_dir.join(".10-kindnet.conflist.tether-tmp");
+    fs::write(&stale, b"{\"plugins\": [").unwrap();
+    assert_eq!(primary_conflist(&n.args.cni_conf_dir).unwrap(), path);
+    let mut reader = fs::File::open(&path).unwrap();
+    let inode = fs::metadata(&path).unwrap().ino();
+
+    install(&n.args).unwrap();
+
+    let mut old = String::new();
+    reader.read_to_string(&mut old).unwrap();
+    assert_eq!(old, KINDNET, "a reader of the old file sees all of it");
+    let meta = fs::metadata(&path).unwrap();
+    assert_ne!(meta.ino(), inode, "the path names a new file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    assert_eq!(tether_count(&plugins(&n, "10-kindnet.conflist")), 1);
+    assert!(!stale.exists());
+    let names: Vec<String> = fs::read_dir(&n.args.cni_conf_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+}
+
+#[test]
+fn a_conflist_rewritten_while_being_updated_is_left_to_the_newer_writer() {
+    let n = node(true);
+    let path = n.args.cni_conf_dir.join("10-kindnet.conflist");
+    let outcome = replace_file(&path, b"{}", 0o644, Some(b"what was read before"));
+    assert!(matches!(outcome, Err(InstallError::Changed(p)) if p == path));
+    assert_eq!(fs::read_to_string(&path).unwrap(), KINDNET);
+    assert!(!temp_path(&path).exists());
+}
+
+#[test]
+fn uninstall_takes_tether_out_of_every_configuration_and_leaves_other_files() {
+    let n = node(true);
+    install(&n.args).unwrap();
+    // An earlier primary configuration that still chains tether, and one that is no conflist.
+    write_plugins(
+        &n,
+        "99-other.conflist",
+        json!([{"type": "ptp"}, {"type": "tether"}]),
+    );
+    let single = br#"{"cniVersion":"0.4.0","name":"b","type":"bridge"}"#;
+    fs::write(n.args.cni_conf_dir.join("50-bridge.conf"), single).unwrap();
+    let outcome = uninstall(&n.args).unwrap();
+    assert_eq!(outcome.changed.len(), 3, "{outcome:?}");
+    assert_eq!(
+        fs::read_to_string(n.args.cni_conf_dir.join("10-kindnet.conflist"))
+            .unwrap()
+            .parse::<Value>()
+            .unwrap(),
+        KINDNET.parse::<Value>().unwrap()
+    );
+    assert_eq!(plugins(&n, "99-other.conflist"), [json!({"type": "ptp"})]);
+    assert_eq!(
+        fs::read(n.args.cni_conf_dir.join("50-bridge.conf")).unwrap(),
+        single
+    );
+}
+
+#[test]
+fn check_says_what_is_wrong_and_changes_nothing() {
+    let n = node(true);
+    let problem = |n: &Node| match check(&n.args) {
+        Err(InstallError::NotChained { problem, .. }) => problem,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(problem(&n), "tether is not in the plugin list");
+    assert_eq!(
+        fs::read_to_string(n.args.cni_conf_dir.join("10-kindnet.conflist")).unwrap(),
+        KINDNET
+    );
+    install(&n.args).unwrap();
+    assert_eq!(
+        check(&n.args).unwrap(),
+        n.args.cni_conf_dir.join("10-kindnet.conflist")
+    );
+    write_plugins(
+        &n,
+        "10-kindnet.conflist",
+        json!([{"type": "ptp"}, {"type": "tether", "agentSocket": "/run/tether/agent.sock"}, {"type": "tether", "agentSocket": "/run/tether/agent.sock"}]),
+    );
+    assert_eq!(problem(&n), "tether is in the plugin list 2 times");
+    write_plugins(
+        &n,
+        "10-kindnet.conflist",
+        json!([{"type": "tether", "agentSocket": "/run/tether/agent.sock"}, {"type": "ptp"}]),
+    );
+    assert_eq!(problem(&n), "tether is not the last plugin");
+    write_plugins(
+        &n,
+        "10-kindnet.conflist",
+        json!([{"type": "ptp"}, {"type": "tether", "agentSocket": "/elsewhere.sock"}]),
+    );
+    assert_eq!(
+        problem(&n),
+        "tether's agentSocket is not /run/tether/agent.sock"
+    );
+    install(&n.args).unwrap();
+    fs::remove_file(n.args.cni_bin_dir.join("tether")).unwrap();
+    assert_eq!(problem(&n), "the plugin binary is missing");
+}
+
+#[test]
+fn the_watch_flags_parse_and_exclude_the_other_modes() {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(["tether-agent", "install-cni"].iter().chain(args)).map(|c| c.command)
+    };
+    let watch = parse(&["--watch", "--watch-interval-ms", "50", "--keep-on-exit"]).unwrap();
+    assert!(
+        matches!(watch, Command::InstallCni(a) if a.watch && a.keep_on_exit && a.watch_interval_ms == 50 && !a.uninstall && !a.check)
+    );
+    assert!(
+        matches!(parse(&["--check"]).unwrap(), Command::InstallCni(a) if a.check && !a.watch && a.watch_interval_ms == 1000)
+    );
+    for wrong in [
+        &["--watch", "--uninstall"][..],
+        &["--watch", "--check"],
+        &["--check", "--uninstall"],
+        &["--watch", "--watch-interval-ms", "0"],
+    ] {
+        assert!(parse(wrong).is_err(), "{wrong:?}");
+    }
 }
