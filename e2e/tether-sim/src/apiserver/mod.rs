@@ -24,7 +24,7 @@ mod patch;
 mod proto;
 mod proto_objects;
 mod rbac;
-mod request;
+pub(crate) mod request;
 mod resources;
 mod review;
 mod route;
