@@ -8,8 +8,8 @@ source "$ROOT/hack/versions.env"
 
 # The demo's state: kubeconfig, pid and log of the sim, the mode that is up.
 DEMO_DIR=${TETHER_DEMO_DIR:-$ROOT/.tether-demo}
-# kind cluster of the demo (the e2e harness uses its own, tether-e2e); its node containers
-# are tether-kind-control-plane, tether-kind-worker, … and never match SIM_PREFIX
+# kind cluster of the demo (the e2e harness makes its own per test case, tether-e2e-…); its
+# node containers are tether-kind-control-plane, tether-kind-worker, … and never match SIM_PREFIX
 KIND_CLUSTER=tether-kind
 # docker network and container prefix of the sim demo's nodes
 SIM_NETWORK=tether-demo

@@ -194,6 +194,10 @@ pub trait Backend: Send + Sync {
     /// Runs `argv` on a node, outside any pod; its stdout, an error when it fails.
     async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String>;
 
+    /// The MTU a pod on `node` gets when no profile sets one: what the node's main CNI plugin
+    /// gives it, the node network's on kind (kindnetd uses eth0's), not an assumed 1500.
+    async fn default_pod_mtu(&self, node: &str) -> anyhow::Result<u32>;
+
     /// Cuts a node off from the cloud.
     async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()>;
 

@@ -69,7 +69,10 @@ async fn a_profile_reaches_the_kernel_of_the_pods_it_selects(#[future] cluster: 
         .unwrap();
     for pod in [&web, &far] {
         assert_eq!(pod.profile(), None, "{} got {:?}", pod.name, pod.tether);
-        assert_eq!(pod_mtu(&cluster, pod).await, 1500);
+        assert_eq!(
+            pod_mtu(&cluster, pod).await,
+            u64::from(cluster.default_pod_mtu(&pod.node).await.unwrap())
+        );
         let veth = pod.host_veth.clone().unwrap();
         assert_eq!(tbf_rate_bits(&cluster, &pod.node, &veth).await, None);
     }

@@ -3,8 +3,8 @@
 //! ```text
 //! tether-kind up          [--dir D] [--name N] [--image I] [--dry-run]   cluster + OpenYurt + tether + demo
 //! tether-kind down        [--dir D] [--name N] [--dry-run]               delete the cluster
-//! tether-kind disconnect  NODE [--dir D] [--name N] [--dry-run]          docker network disconnect kind NODE
-//! tether-kind reconnect   NODE [--dir D] [--name N] [--dry-run]          docker network connect kind NODE
+//! tether-kind disconnect  NODE [--dir D] [--name N] [--dry-run]          docker network disconnect kind NODE, checked
+//! tether-kind reconnect   NODE [--dir D] [--name N] [--dry-run]          docker network connect kind NODE, until yurthub is back
 //! ```
 //!
 //! NODE is an alias (`edge-1`, `edge-2`) or a kind node name. `up` is idempotent: it reuses a
@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use e2e::backend::Cut;
 use e2e::kind::{AnyExecutor, DryRunExecutor, KindBackend, KindConfig, RealExecutor};
 
 struct Args {
@@ -98,10 +99,10 @@ fn main() -> Result<()> {
             .down()
             .with_context(|| format!("deleting kind cluster {}", args.name))?,
         "disconnect" => backend
-            .disconnect(&node()?)
+            .cut(&node()?, Cut::Network)
             .context("disconnecting the node")?,
         "reconnect" => backend
-            .reconnect(&node()?)
+            .reconnect(&node()?, Cut::Network)
             .context("reconnecting the node")?,
         other => bail!("unknown command {other:?}\n{USAGE}"),
     }

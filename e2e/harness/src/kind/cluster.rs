@@ -1,29 +1,35 @@
 //! The kind backend behind the scenarios' [`crate::backend::Backend`]: the [`KindBackend`]
-//! plan for the cluster, kube clients on its kubeconfig for the API, crictl and iproute2
-//! inside the node containers for sandboxes and the kernel. Never run here (no registry for
-//! kind's images): correct by construction, and its dry run is tested.
+//! plan for the cluster and every step on nodes and the API server's configuration (each one a
+//! command an executor runs or records), kube clients on its kubeconfig for the API. Never run
+//! here (no registry for kind's images): correct by construction, and its dry run is tested.
+//!
+//! Each `up` has a cluster and a work directory of its own (`target/tether-e2e-kind/<name>/`:
+//! plan, transcript, kubeconfig), so test cases running at once never meet; with
+//! `TETHER_E2E_REUSE=1` a scenario's cluster keeps its name from run to run, one case at a time
+//! holds it (a file lock), and `up` clears what earlier runs left.
 
+use std::fs::File;
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
-use super::backend::KindBackend;
-use super::config::{EdgeNode, KindConfig, TETHER_AGENT, TETHER_NAMESPACE};
-use super::exec::AnyExecutor;
+use super::apf::BURST_MILLIS;
+use super::backend::{KindBackend, SandboxAttachment};
+use super::config::{
+    EdgeNode, KindConfig, TETHER_AGENT, TETHER_NAMESPACE, reused_cluster_name, unique_cluster_name,
+};
+use super::exec::{AnyExecutor, DryRunExecutor, RealExecutor};
 use async_trait::async_trait;
 
 use crate::backend::{AGENT_USER, Attached, Backend, ClusterSpec, Cut, PodSpec, Request, Up};
 use crate::kubeconfig::client_for;
-
-/// Where tether-cni keeps its records on a node (DESIGN.md, fixed names).
-const CNI_STATE_DIR: &str = "/var/lib/tether/cni";
-/// How long kubelet may take to bring a sandbox up.
-const SANDBOX_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A Kind + OpenYurt cluster with tether installed.
 pub struct KindCluster {
@@ -31,20 +37,70 @@ pub struct KindCluster {
     admin: kube::Client,
     kubeconfig: String,
     aliases: Vec<String>,
+    /// The contention load `limit` started, stopped by the next `limit` and at the end.
+    load: Mutex<Vec<JoinHandle<()>>>,
     torn_down: bool,
+    /// Held while the cluster is in use: no other case of any process takes it meanwhile.
+    _lock: CaseLock,
 }
 
 /// The scenario's edge nodes as the kind plan's.
 pub fn with_nodes(mut config: KindConfig, spec: &ClusterSpec) -> KindConfig {
-    config.edge_nodes = spec
-        .nodes
+    config.edge_nodes = edge_nodes(spec);
+    config
+}
+
+fn edge_nodes(spec: &ClusterSpec) -> Vec<EdgeNode> {
+    spec.nodes
         .iter()
         .map(|n| EdgeNode {
             alias: n.name.clone(),
             pool: n.pool.clone(),
         })
-        .collect();
-    config
+        .collect()
+}
+
+/// The cluster name of one `up`: the spec's fixed name (the demo); with reuse, the name of
+/// the scenario's shape, kept from run to run; else a name of its own.
+pub fn cluster_name(spec: &ClusterSpec, reuse: bool) -> String {
+    match (&spec.name, reuse) {
+        (Some(name), _) => name.clone(),
+        (None, true) => reused_cluster_name(&edge_nodes(spec)),
+        (None, false) => unique_cluster_name(),
+    }
+}
+
+/// An exclusive lock on `<dir>.lock`, held until dropped (the OS releases it with the file).
+pub struct CaseLock {
+    _held: File,
+}
+
+impl CaseLock {
+    /// Waits for the lock of the cluster whose work directory is `dir`.
+    pub fn acquire(dir: &Path) -> anyhow::Result<CaseLock> {
+        let path = dir.with_extension("lock");
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(CaseLock { _held: file })
+    }
+
+    /// The lock if it is free now, `None` if another holder has it.
+    pub fn try_acquire(dir: &Path) -> anyhow::Result<Option<CaseLock>> {
+        let path = dir.with_extension("lock");
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(CaseLock { _held: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
 }
 
 /// Runs blocking backend work without stalling the async runtime's other tasks.
@@ -59,21 +115,40 @@ impl KindCluster {
         let root = testkit::repo::root()
             .canonicalize()
             .context("locating the repository")?;
-        let mut config = with_nodes(KindConfig::in_repo(&root), &spec);
-        let dry_run = crate::backend::dry_run();
+        let reuse = std::env::var("TETHER_E2E_REUSE").is_ok_and(|v| v == "1");
+        Self::up_in(spec, &root, crate::backend::dry_run(), reuse).await
+    }
+
+    /// [`Self::up`] for the checkout at `root`, the choices made by the caller.
+    pub async fn up_in(
+        spec: ClusterSpec,
+        root: &Path,
+        dry_run: bool,
+        reuse: bool,
+    ) -> anyhow::Result<Up> {
+        let name = cluster_name(&spec, reuse);
+        let mut config = with_nodes(KindConfig::in_repo(root, &name), &spec);
+        config.reuse = reuse;
+        config.clear_earlier_runs = reuse;
+        let lock = blocking(|| CaseLock::acquire(&config.work_dir))?;
         // Without the Nix-built image loaded, build one from the workspace's binaries.
         if !dry_run && crate::docker::docker(&["image", "inspect", &config.image]).is_err() {
             let work = config.work_dir.join("image");
             config.image = blocking(|| super::image::build(&crate::binaries::build()?, &work))?;
         }
-        let backend = KindBackend::from_env(config)?;
-        Self::up_with(spec, backend).await
+        let exec = match dry_run {
+            true => AnyExecutor::DryRun(DryRunExecutor::new(config.work_dir.clone())?),
+            false => AnyExecutor::Real(RealExecutor),
+        };
+        let backend = KindBackend::new(config, exec)?;
+        Self::up_with(spec, backend, lock).await
     }
 
-    /// [`Self::up`] with a backend built by the caller (a test's dry run).
+    /// [`Self::up`] with a backend built by the caller, holding `lock`.
     pub async fn up_with(
         spec: ClusterSpec,
         mut backend: KindBackend<AnyExecutor>,
+        lock: CaseLock,
     ) -> anyhow::Result<Up> {
         let work = backend.config().work_dir.clone();
         blocking(|| -> anyhow::Result<()> {
@@ -95,7 +170,9 @@ impl KindCluster {
             admin,
             kubeconfig,
             aliases,
+            load: Mutex::new(Vec::new()),
             torn_down: false,
+            _lock: lock,
         })))
     }
 
@@ -110,16 +187,8 @@ impl KindCluster {
         blocking(|| self.backend().exec_on_node(node, argv))?.context("dry run: no output")
     }
 
-    async fn agent_client(&self, token_spec: Value) -> anyhow::Result<kube::Client> {
-        let accounts: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
-        let request: TokenRequest = serde_json::from_value(json!({"spec": token_spec}))?;
-        let token = accounts
-            .create_token_request(TETHER_AGENT, &PostParams::default(), &request)
-            .await
-            .context("requesting a token for the agent's ServiceAccount")?
-            .status
-            .context("TokenRequest without status")?
-            .token;
+    /// A client of this cluster authenticated with `token`.
+    async fn client_with_token(&self, token: &str) -> anyhow::Result<kube::Client> {
         let mut kubeconfig: Value =
             serde_saphyr::from_str(&self.kubeconfig).context("parsing the kubeconfig")?;
         if let Some(users) = kubeconfig["users"].as_array_mut() {
@@ -130,103 +199,69 @@ impl KindCluster {
         client_for(&serde_json::to_string(&kubeconfig)?).await
     }
 
-    /// The ready sandbox IDs of a pod on a node.
-    fn sandboxes(&self, node: &str, namespace: &str, name: &str) -> anyhow::Result<Vec<String>> {
-        let out = self.exec_on(
-            node,
-            &[
-                "crictl",
-                "pods",
-                "--namespace",
-                namespace,
-                "--name",
-                name,
-                "--state",
-                "ready",
-                "-q",
-            ],
-        )?;
-        Ok(out.split_whitespace().map(str::to_string).collect())
+    async fn agent_client(&self, token_spec: Value) -> anyhow::Result<kube::Client> {
+        let accounts: Api<ServiceAccount> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
+        let request: TokenRequest = serde_json::from_value(json!({"spec": token_spec}))?;
+        let token = accounts
+            .create_token_request(TETHER_AGENT, &PostParams::default(), &request)
+            .await
+            .context("requesting a token for the agent's ServiceAccount")?
+            .status
+            .context("TokenRequest without status")?
+            .token;
+        self.client_with_token(&token).await
     }
 
-    /// Waits until kubelet has a ready sandbox for the pod that is not in `old`; its ID.
-    fn await_new_sandbox(
-        &self,
-        node: &str,
-        namespace: &str,
-        name: &str,
-        old: &[String],
-    ) -> anyhow::Result<String> {
-        let deadline = Instant::now() + SANDBOX_DEADLINE;
-        loop {
-            if let Some(id) = self
-                .sandboxes(node, namespace, name)?
-                .into_iter()
-                .find(|id| !old.contains(id))
-            {
-                return Ok(id);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "no new sandbox for {namespace}/{name} on {node} within {SANDBOX_DEADLINE:?}"
-                );
-            }
-            // kubelet gives no event a test on the node could wait on; ask crictl again.
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// What tether recorded for a sandbox, and where its netns and host veth are.
+    /// The sandbox as the contract's [`Attached`].
     fn attached(
         &self,
         node: &str,
         namespace: &str,
         name: &str,
-        id: &str,
+        sandbox: &str,
     ) -> anyhow::Result<Attached> {
-        let record = self.exec_on(node, &["cat", &format!("{CNI_STATE_DIR}/{id}@eth0.json")])?;
-        let tether: Value = serde_json::from_str(&record)
-            .with_context(|| format!("tether's record of {id} on {node}"))?;
-        let netns = tether["netns"]
-            .as_str()
-            .and_then(|p| p.rsplit('/').next())
-            .context("record without netns")?
-            .to_string();
-        // The host veth is the peer of the pod's eth0: its ifindex is eth0's link index.
-        let links: Value = serde_json::from_str(&self.exec_on(
-            node,
-            &["ip", "-n", &netns, "-j", "link", "show", "dev", "eth0"],
-        )?)?;
-        let peer = links[0]["link_index"].as_i64();
-        let host: Value =
-            serde_json::from_str(&self.exec_on(node, &["ip", "-j", "link", "show"])?)?;
-        let host_veth = host
-            .as_array()
-            .and_then(|l| l.iter().find(|l| l["ifindex"].as_i64() == peer))
-            .and_then(|l| l["ifname"].as_str())
-            .map(str::to_string);
+        let SandboxAttachment {
+            id,
+            netns,
+            host_veth,
+            record,
+        } = blocking(|| self.backend().sandbox_attachment(node, sandbox))?
+            .context("dry run: no sandbox")?;
         Ok(Attached {
             node: node.into(),
             namespace: namespace.into(),
             name: name.into(),
-            container_id: id.into(),
+            container_id: id,
             netns,
             host_veth,
-            tether,
+            tether: record,
         })
     }
 
-    fn blackhole(&self, node: &str, op: &str) -> anyhow::Result<()> {
-        let control_plane = self.backend().config().control_plane();
-        let api = self.exec_on(&control_plane, &["hostname", "-i"])?;
-        let api = api
-            .split_whitespace()
-            .next()
-            .context("control plane has no address")?
-            .to_string();
-        self.exec_on(node, &["iptables", op, "OUTPUT", "-d", &api, "-j", "DROP"])?;
-        self.exec_on(node, &["iptables", op, "INPUT", "-s", &api, "-j", "DROP"])?;
-        Ok(())
+    fn stop_load(&self) {
+        let mut load = self
+            .load
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in load.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// The contention load of one seat: for [`BURST_MILLIS`] of every second, LIST requests back to
+/// back as the load's ServiceAccount, which APF puts in the agent's priority level. Their
+/// answers, 429 included, do not matter: each request held a seat while it ran.
+async fn contention_load(client: kube::Client) {
+    let pods: Api<Pod> = Api::all(client);
+    let burst = Duration::from_millis(BURST_MILLIS);
+    loop {
+        let start = tokio::time::Instant::now();
+        while start.elapsed() < burst {
+            // the load's own answers are of no interest (see above)
+            let _ = pods.list(&ListParams::default().limit(500)).await;
+        }
+        tokio::time::sleep_until(start + Duration::from_secs(1)).await;
     }
 }
 
@@ -248,8 +283,7 @@ impl Backend for KindCluster {
     async fn as_agent_on(&self, node: &str) -> anyhow::Result<kube::Client> {
         let node_name = self.node_name(node)?;
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), TETHER_NAMESPACE);
-        let on_node =
-            kube::api::ListParams::default().fields(&format!("spec.nodeName={node_name}"));
+        let on_node = ListParams::default().fields(&format!("spec.nodeName={node_name}"));
         let pod = pods
             .list(&on_node)
             .await?
@@ -274,14 +308,9 @@ impl Backend for KindCluster {
         self.aliases.clone()
     }
 
-    /// The Kubernetes name of a node (`edge-1` → `tether-e2e-worker`).
+    /// The Kubernetes name of a node (`edge-1` → `tether-e2e-<pid>-<n>-worker`).
     fn node_name(&self, alias: &str) -> anyhow::Result<String> {
         Ok(self.backend().config().node_name(alias)?)
-    }
-
-    /// Runs `argv` in a node container; its stdout.
-    async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
-        self.exec_on(node, argv)
     }
 
     /// Creates the pod bound to the node; kubelet starts its sandbox at once. Its UID.
@@ -303,74 +332,65 @@ impl Backend for KindCluster {
         created.metadata.uid.context("created pod has no uid")
     }
 
-    /// Creates the pod and returns its first sandbox.
+    /// Creates the pod and returns its first sandbox, found by the pod's UID.
     async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
-        Backend::create_pod(self, node, spec).await?;
+        let uid = Backend::create_pod(self, node, spec).await?;
         blocking(|| {
-            let id = self.await_new_sandbox(node, &spec.namespace, &spec.name, &[])?;
+            let id = self.backend().await_sandbox(node, &uid, &[])?;
             self.attached(node, &spec.namespace, &spec.name, &id)
         })
     }
 
-    /// A new sandbox for an existing pod: its current sandboxes are removed with crictl and
-    /// kubelet makes another (CNI ADD runs again, through the agent's cache when cut off).
+    /// A new sandbox for the pod `uid`: its ready sandboxes (found by UID, never by name) are
+    /// removed with crictl and kubelet makes another (CNI ADD runs again, through the agent's
+    /// cache when cut off).
     async fn add_sandbox(
         &self,
         node: &str,
         namespace: &str,
         name: &str,
-        _uid: &str,
+        uid: &str,
     ) -> anyhow::Result<Attached> {
         blocking(|| {
-            let old = self.sandboxes(node, namespace, name)?;
-            for id in &old {
-                self.exec_on(node, &["crictl", "stopp", id])?;
-                self.exec_on(node, &["crictl", "rmp", id])?;
-            }
-            let id = self.await_new_sandbox(node, namespace, name, &old)?;
+            let id = self.backend().recreate_sandbox(node, uid)?;
             self.attached(node, namespace, name, &id)
         })
     }
 
-    /// Tears a pod's sandbox down for good: the pod is deleted and kubelet runs CNI DEL.
+    /// Tears a pod's sandbox down for good: the pod is deleted and kubelet stops its sandbox,
+    /// running CNI DEL; waits until that sandbox is no longer ready.
     async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &pod.namespace);
         pods.delete(&pod.name, &DeleteParams::default().grace_period(0))
             .await?;
-        let deadline = Instant::now() + SANDBOX_DEADLINE;
-        blocking(|| {
-            while !self
-                .sandboxes(&pod.node, &pod.namespace, &pod.name)?
-                .is_empty()
-            {
-                if Instant::now() > deadline {
-                    bail!(
-                        "the sandbox of {}/{} outlived its pod by {SANDBOX_DEADLINE:?}",
-                        pod.namespace,
-                        pod.name
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            Ok(())
-        })
+        Ok(blocking(|| {
+            self.backend()
+                .await_sandbox_gone(&pod.node, &pod.container_id)
+        })?)
     }
 
-    /// Cuts a node off: `docker network disconnect kind <node>`, or the API server's address
-    /// dropped both ways with iptables inside the node.
+    /// Runs `argv` in a node container; its stdout.
+    async fn node_exec(&self, node: &str, argv: &[&str]) -> anyhow::Result<String> {
+        self.exec_on(node, argv)
+    }
+
+    /// The MTU of the node's `eth0`, which kindnetd writes into the conflist for every pod
+    /// (kind's network takes it from Docker's default bridge network: kind v0.31.0
+    /// `pkg/cluster/internal/providers/docker/network.go:66-69,163-176`).
+    async fn default_pod_mtu(&self, node: &str) -> anyhow::Result<u32> {
+        blocking(|| self.backend().default_pod_mtu(node))?.context("dry run: no MTU")
+    }
+
+    /// Cuts a node off (`docker network disconnect`, or the API server's IPv4 and IPv6
+    /// addresses dropped both ways inside the node) and checks the API server is out of reach.
     async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
-        match how {
-            Cut::Network => Ok(blocking(|| self.backend().disconnect(node))?),
-            Cut::Blackhole => self.blackhole(node, "-I"),
-        }
+        Ok(blocking(|| self.backend().cut(node, how))?)
     }
 
-    /// Undoes [`Self::cut`].
+    /// Undoes [`Backend::cut`] and returns once yurthub is healthy again, the node Ready and its
+    /// conflist still chaining tether.
     async fn reconnect(&self, node: &str, how: Cut) -> anyhow::Result<()> {
-        match how {
-            Cut::Network => Ok(blocking(|| self.backend().reconnect(node))?),
-            Cut::Blackhole => self.blackhole(node, "-D"),
-        }
+        Ok(blocking(|| self.backend().reconnect(node, how))?)
     }
 
     /// Restarts the agent's container on a node and waits for a new one.
@@ -378,43 +398,39 @@ impl Backend for KindCluster {
         Ok(blocking(|| self.backend().restart_agent(node))?)
     }
 
-    /// The API server's audit log (audit.k8s.io/v1 events, one per line).
+    /// The API server's audit log (audit.k8s.io/v1 events), one request per `auditID`.
     async fn audit(&self) -> anyhow::Result<Vec<Request>> {
-        let log = blocking(|| self.backend().audit_log())?.context("dry run: no audit log")?;
-        log.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(parse_audit_event)
-            .collect()
+        blocking(|| self.backend().audit_requests())?.context("dry run: no audit log")
     }
 
-    /// API Priority and Fairness for the agent: the PriorityLevelConfiguration of
-    /// deploy/flowcontrol.yaml squeezed to the least concurrency with rejection. APF limits
-    /// the agent's flow only, and concurrency, not QPS.
-    async fn limit(&self, user: &str, _max_in_flight: usize, _qps: f64) -> anyhow::Result<()> {
+    /// API Priority and Fairness for the agent, which is all kind has: the agent's priority
+    /// level (deploy/flowcontrol.yaml) gets exactly `max_in_flight` seats — shares computed from
+    /// the other levels' and the server's 246 seats, none lent, none borrowed — and rejects
+    /// what finds them all busy with 429. Then, since the agent alone seldom has more than one
+    /// or two requests in flight, `max_in_flight` load requests of the harness's own
+    /// ServiceAccount keep those seats busy for 100 ms of every second, so the agent's requests
+    /// meet contention on purpose; their own 429s are not the agent's. `qps`: **not enforced**
+    /// — APF limits concurrency and has no rate limit; nothing here approximates one.
+    async fn limit(&self, user: &str, max_in_flight: usize, _qps: f64) -> anyhow::Result<()> {
         only_the_agent(user)?;
-        let api: Api<k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration> =
-            Api::all(self.admin.clone());
-        let patch = json!({"spec": {"limited": {"nominalConcurrencyShares": 1, "lendablePercent": 0, "limitResponse": {"type": "Reject"}}}});
-        api.patch(TETHER_AGENT, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .context("squeezing the agent's priority level")?;
+        let seats = u32::try_from(max_in_flight).context("max_in_flight")?;
+        self.stop_load();
+        let token = blocking(|| self.backend().limit(seats))?;
+        let client = self.client_with_token(&token).await?;
+        let mut load = self
+            .load
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for _ in 0..seats {
+            load.push(tokio::spawn(contention_load(client.clone())));
+        }
         Ok(())
     }
 
-    /// Requests of the agent's priority level the API server rejected
-    /// (`apiserver_flowcontrol_rejected_requests_total`).
+    /// Requests of the agent the API server answered 429, counted in the audit log.
     async fn rejected(&self, user: &str) -> anyhow::Result<u64> {
         only_the_agent(user)?;
-        let metrics =
-            blocking(|| self.backend().apiserver_metrics())?.context("dry run: no metrics")?;
-        Ok(metrics
-            .lines()
-            .filter(|l| {
-                l.starts_with("apiserver_flowcontrol_rejected_requests_total")
-                    && l.contains(&format!("priority_level=\"{TETHER_AGENT}\""))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
+        blocking(|| self.backend().rejected(user))?.context("dry run: no audit log")
     }
 
     /// Deletes the cluster (kept with `TETHER_E2E_REUSE=1`), exporting its logs first when the
@@ -422,6 +438,7 @@ impl Backend for KindCluster {
     async fn down(self: Box<Self>) -> anyhow::Result<()> {
         let mut this = *self;
         this.torn_down = true;
+        this.stop_load();
         let backend = this
             .backend
             .get_mut()
@@ -446,7 +463,9 @@ fn keep_logs_if_failing(backend: &mut KindBackend<AnyExecutor>) {
     if !std::thread::panicking() {
         return;
     }
-    let dir = testkit::repo::root().join("target/e2e-artifacts/kind");
+    let dir = testkit::repo::root()
+        .join("target/e2e-artifacts/kind")
+        .join(&backend.config().cluster_name);
     match blocking(|| backend.export_logs(&dir)) {
         Ok(_) => eprintln!("[e2e] test failed: kind logs kept in {}", dir.display()),
         Err(e) => eprintln!("[e2e] test failed; exporting kind logs failed: {e}"),
@@ -455,6 +474,7 @@ fn keep_logs_if_failing(backend: &mut KindBackend<AnyExecutor>) {
 
 impl Drop for KindCluster {
     fn drop(&mut self) {
+        self.stop_load();
         if self.torn_down {
             return;
         }
@@ -510,105 +530,131 @@ async fn set_agent_rate(
     Ok(())
 }
 
-/// One line of the API server's audit log as a [`Request`].
-pub fn parse_audit_event(line: &str) -> anyhow::Result<Request> {
-    let e: Value = serde_json::from_str(line).context("an audit log line is not JSON")?;
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let time = text(&e["requestReceivedTimestamp"]);
-    chrono::DateTime::parse_from_rfc3339(&time)
-        .with_context(|| format!("audit event time {time:?}"))?;
-    let groups = e["user"]["groups"]
-        .as_array()
-        .map(|g| g.iter().map(text).collect())
-        .unwrap_or_default();
-    Ok(Request {
-        time,
-        user: text(&e["user"]["username"]),
-        groups,
-        verb: text(&e["verb"]),
-        api_group: text(&e["objectRef"]["apiGroup"]),
-        resource: text(&e["objectRef"]["resource"]),
-        subresource: text(&e["objectRef"]["subresource"]),
-        namespace: text(&e["objectRef"]["namespace"]),
-        name: text(&e["objectRef"]["name"]),
-        uri: text(&e["requestURI"]),
-        code: e["responseStatus"]["code"]
-            .as_u64()
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or_default(),
-        user_agent: text(&e["userAgent"]),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kind::exec::DryRunExecutor;
+    use crate::backend::NodeSpec;
+    use crate::kind::config::WORK_ROOT;
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_dry_run_writes_the_whole_plan_for_the_scenarios_cluster_and_says_where() {
-        let dir = tempfile::tempdir().unwrap();
-        let work = dir.path().join("work");
-        let deploy = testkit::repo::deploy_dir();
-        let spec = ClusterSpec::default();
-        let config = with_nodes(KindConfig::new(deploy, work.clone()), &spec);
-        let exec = AnyExecutor::DryRun(DryRunExecutor::new(work.clone()).unwrap());
-        let backend = KindBackend::new(config, exec).unwrap();
-        match KindCluster::up_with(spec, backend).await.unwrap() {
-            Up::Planned(dir) => assert_eq!(dir, work, "the plan is where the work dir is"),
+    fn planned(up: Up) -> std::path::PathBuf {
+        match up {
+            Up::Planned(dir) => dir,
             Up::Running(_) => panic!("a dry run cannot hand out a cluster"),
         }
-        let transcript = std::fs::read_to_string(work.join("commands.sh")).unwrap();
-        for step in [
-            "kind create cluster",
-            "upgrade --install yurt-manager",
-            "apply -k",
-            "rollout status --namespace tether-system daemonset/tether-agent",
-        ] {
+    }
+
+    /// A checkout whose deploy/ is the repository's, so plans can be written under a temporary
+    /// `target/`.
+    fn checkout() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(testkit::repo::deploy_dir(), root.path().join("deploy"))
+            .unwrap();
+        root
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn parallel_cases_get_a_cluster_a_directory_and_a_transcript_each() {
+        let root = checkout();
+        let (a, b) = tokio::join!(
+            KindCluster::up_in(ClusterSpec::default(), root.path(), true, false),
+            KindCluster::up_in(ClusterSpec::default(), root.path(), true, false),
+        );
+        let (a, b) = (planned(a.unwrap()), planned(b.unwrap()));
+        assert_ne!(a, b, "one work directory per case");
+        for dir in [&a, &b] {
+            let name = dir.file_name().unwrap().to_str().unwrap();
             assert!(
-                transcript.contains(step),
-                "no {step:?} in the transcript:\n{transcript}"
+                name.starts_with("tether-e2e-") && name.len() <= 40,
+                "{name}"
             );
+            assert_eq!(*dir, root.path().join(WORK_ROOT).join(name));
+            let transcript = std::fs::read_to_string(dir.join("commands.sh")).unwrap();
+            let other = if dir == &a { &b } else { &a };
+            let other = other.file_name().unwrap().to_str().unwrap();
+            assert!(
+                transcript.contains(&format!("--name {name} ")),
+                "{transcript}"
+            );
+            assert!(
+                !transcript.contains(other),
+                "{name}'s transcript mentions {other}:\n{transcript}"
+            );
+            assert!(
+                !transcript.contains("delete cluster"),
+                "a fresh name has no stale cluster to delete"
+            );
+            let kind_config: Value = serde_saphyr::from_str(
+                &std::fs::read_to_string(dir.join("kind-config.yaml")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(kind_config["name"], name);
         }
-        let kind_config: Value = serde_saphyr::from_str(
-            &std::fs::read_to_string(work.join("kind-config.yaml")).unwrap(),
-        )
-        .unwrap();
-        let workers = kind_config["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["role"] == "worker")
-            .count();
-        assert_eq!(workers, 2, "one kind worker per edge node of the scenario");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_reused_cluster_keeps_its_name_and_is_cleared_of_earlier_runs() {
+        let root = checkout();
+        let spec = ClusterSpec::default();
+        let first = planned(
+            KindCluster::up_in(spec.clone(), root.path(), true, true)
+                .await
+                .unwrap(),
+        );
+        let second = planned(
+            KindCluster::up_in(spec.clone(), root.path(), true, true)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            first, second,
+            "the second run finds the first one's cluster"
+        );
+        let one_node = ClusterSpec {
+            nodes: vec![NodeSpec {
+                name: "edge-1".into(),
+                pool: "hangzhou".into(),
+            }],
+            ..ClusterSpec::default()
+        };
+        let other = planned(
+            KindCluster::up_in(one_node, root.path(), true, true)
+                .await
+                .unwrap(),
+        );
+        assert_ne!(first, other, "a cluster of another shape has another name");
+        let transcript = std::fs::read_to_string(first.join("commands.sh")).unwrap();
+        let at = |needle: &str| {
+            transcript
+                .find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in:\n{transcript}"))
+        };
+        let apply = at(" apply -k ");
+        assert!(
+            at(
+                "delete prioritylevelconfigurations.flowcontrol.apiserver.k8s.io tether-agent --ignore-not-found"
+            ) < apply
+        );
+        assert!(at("--selector=tether.dev/e2e=contention") < apply);
+        let rollout = at("rollout status");
+        for step in [
+            "delete networkprofiles.tether.dev --all",
+            "delete pods --all --namespace default --force --grace-period=0",
+            "delete events.events.k8s.io --all --namespace default",
+        ] {
+            assert!(rollout < at(step), "{step} after the rollout");
+        }
     }
 
     #[test]
-    fn audit_events_of_the_real_server_parse() {
-        // The shape of an audit.k8s.io/v1 Event at level Metadata.
-        let line = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/apis/tether.dev/v1alpha1/networkprofiles/camera/status?fieldManager=tether-agent%2Fedge-1","verb":"patch","user":{"username":"system:serviceaccount:tether-system:tether-agent","groups":["system:serviceaccounts"]},"userAgent":"tether-agent/0.1.0","objectRef":{"resource":"networkprofiles","name":"camera","apiGroup":"tether.dev","apiVersion":"v1alpha1","subresource":"status"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":"2026-11-26T07:00:43.249104Z","stageTimestamp":"2026-11-26T07:00:43.251000Z"}"#;
-        let r = parse_audit_event(line).unwrap();
-        assert_eq!(
-            (
-                r.verb.as_str(),
-                r.api_group.as_str(),
-                r.resource.as_str(),
-                r.subresource.as_str()
-            ),
-            ("patch", "tether.dev", "networkprofiles", "status")
-        );
-        assert_eq!(
-            (r.code, r.user_agent.as_str(), r.namespace.as_str()),
-            (200, "tether-agent/0.1.0", "")
-        );
-        assert_eq!(
-            r.arrived().unwrap().to_rfc3339(),
-            "2026-11-26T07:00:43.249104+00:00"
-        );
-        assert_eq!(r.groups, vec!["system:serviceaccounts".to_string()]);
+    fn one_case_at_a_time_holds_a_cluster() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("tether-e2e-rx");
+        let held = CaseLock::acquire(&work).unwrap();
         assert!(
-            parse_audit_event("{}").is_err(),
-            "an event without a time is refused"
+            CaseLock::try_acquire(&work).unwrap().is_none(),
+            "a second holder waits"
         );
+        drop(held);
+        assert!(CaseLock::try_acquire(&work).unwrap().is_some());
     }
 }

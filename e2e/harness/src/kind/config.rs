@@ -1,7 +1,8 @@
 //! What a Kind cluster for tether is made of: its name, its edge nodes and their pools, the
 //! tether image, and where the generated files go.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::KindError;
 
@@ -21,6 +22,26 @@ pub const NODEPOOL_LABEL: &str = "apps.openyurt.io/nodepool";
 pub const EDGE_WORKER_LABEL: &str = "openyurt.io/is-edge-worker";
 /// yurthub's health endpoint on an edge node (yurtadm's CheckYurthubHealthz, OpenYurt v1.7.0).
 pub const YURTHUB_HEALTHZ: &str = "http://127.0.0.1:10267/v1/healthz";
+/// Prefix of every cluster name the harness makes; the demo's is `tether-kind`.
+pub const CLUSTER_PREFIX: &str = "tether-e2e";
+/// Where the harness keeps one directory per cluster (plan, kubeconfig, records), under the
+/// repository.
+pub const WORK_ROOT: &str = "target/tether-e2e-kind";
+/// kube-apiserver `--max-requests-inflight` on the control plane. With
+/// [`MAX_MUTATING_REQUESTS_INFLIGHT`] it makes the server's concurrency limit (ServerCL,
+/// k8s.io/apiserver v0.34.3 `pkg/server/options/feature.go:77-84`) [`SERVER_CONCURRENCY`].
+pub const MAX_REQUESTS_INFLIGHT: u32 = 164;
+/// kube-apiserver `--max-mutating-requests-inflight` (the default 2:1 split of 400:200 kept).
+pub const MAX_MUTATING_REQUESTS_INFLIGHT: u32 = 82;
+/// ServerCL: one more than the shares of the priority levels Kubernetes v1.34 creates
+/// ([`BOOTSTRAP_SHARES`]), so that a level given NCS shares, NCS ≤ 16, gets exactly NCS seats:
+/// ceil(246·NCS / (245 + NCS)) = NCS. The default 600 cannot give 2 seats with any whole NCS.
+pub const SERVER_CONCURRENCY: u32 = MAX_REQUESTS_INFLIGHT + MAX_MUTATING_REQUESTS_INFLIGHT;
+/// Sum of `nominalConcurrencyShares` of the bootstrap priority levels of Kubernetes v1.34
+/// (k8s.io/apiserver v0.34.3 `pkg/apis/flowcontrol/bootstrap/default.go`: exempt 0,
+/// catch-all 5, system 30, node-high 40, leader-election 10, workload-high 40, workload-low
+/// 100, global-default 20). A real run reads the live levels instead; a dry run plans with this.
+pub const BOOTSTRAP_SHARES: u32 = 245;
 
 /// One edge node and the NodePool it joins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +76,10 @@ pub struct KindConfig {
     pub work_dir: PathBuf,
     /// Keep a running cluster of this name instead of recreating it, and leave it up at the end.
     pub reuse: bool,
+    /// When reusing, delete what earlier scenario runs left in the cluster (profiles, pods and
+    /// Events in `default`, `limit`'s squeeze and load) before this run: the harness's choice,
+    /// not the demo's, whose objects stay.
+    pub clear_earlier_runs: bool,
 }
 
 impl KindConfig {
@@ -81,16 +106,20 @@ impl KindConfig {
             deploy_dir,
             work_dir,
             reuse: false,
+            clear_earlier_runs: false,
         }
     }
 
-    /// [`KindConfig::new`] for a checkout at `repo_root` (absolute): `deploy/` from it, files
-    /// and kubeconfig under `target/tether-e2e-kind/`.
-    pub fn in_repo(repo_root: &std::path::Path) -> KindConfig {
-        KindConfig::new(
+    /// [`KindConfig::new`] for cluster `name` of a checkout at `repo_root` (absolute):
+    /// `deploy/` from it, files, transcript and kubeconfig in `target/tether-e2e-kind/<name>/`,
+    /// a directory of this cluster's own.
+    pub fn in_repo(repo_root: &Path, name: &str) -> KindConfig {
+        let mut config = KindConfig::new(
             repo_root.join("deploy"),
-            repo_root.join("target").join("tether-e2e-kind"),
-        )
+            repo_root.join(WORK_ROOT).join(name),
+        );
+        config.cluster_name = name.to_owned();
+        config
     }
 
     /// Checks names before anything is run: bad input changes nothing.
@@ -203,6 +232,28 @@ impl KindConfig {
     pub fn kubeconfig(&self) -> PathBuf {
         self.work_dir.join("kubeconfig")
     }
+}
+
+/// A cluster name of its own for each `up` of this process: `tether-e2e-<pid>-<n>` (at most
+/// 30 characters; kind allows 40), so test cases running at once never share a cluster or a
+/// work directory.
+pub fn unique_cluster_name() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::SeqCst);
+    format!("{CLUSTER_PREFIX}-{}-{n}", std::process::id())
+}
+
+/// The name a reused cluster (`TETHER_E2E_REUSE=1`) has from run to run: `tether-e2e-r` and a
+/// hash of the edge nodes and their pools, so a scenario finds the cluster of its own shape.
+pub fn reused_cluster_name(nodes: &[EdgeNode]) -> String {
+    // FNV-1a: stable across Rust releases, unlike std's DefaultHasher
+    let mut hash: u32 = 0x811c_9dc5;
+    for node in nodes {
+        for byte in format!("{}={};", node.alias, node.pool).bytes() {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+        }
+    }
+    format!("{CLUSTER_PREFIX}-r{hash:08x}")
 }
 
 /// RFC 1123 label (also a namespace name): lowercase alphanumerics and `-`, not at either end, 1..=63 long.

@@ -85,6 +85,42 @@ pub enum KindError {
         /// The deadline.
         seconds: u64,
     },
+    /// A command still holds placeholders of a dry run: a value a real run must capture first.
+    #[error("`{command}` still holds the placeholders {names}: capture them before running it")]
+    Unresolved {
+        /// The command line.
+        command: String,
+        /// The placeholders' names.
+        names: String,
+    },
+    /// A command that had to fail succeeded (a probe got through a cut).
+    #[error("`{command}` succeeded, but it must fail: {what}")]
+    NotRefuted {
+        /// What its failure would have shown.
+        what: String,
+        /// The command line.
+        command: String,
+    },
+    /// A command's output is not what the step needs.
+    #[error("`{command}`: {why}")]
+    Unexpected {
+        /// The command line.
+        command: String,
+        /// What is wrong with its output.
+        why: String,
+    },
+    /// After a reconnect the node's conflist no longer chains tether.
+    #[error(
+        "{node}: /etc/cni/net.d/10-kindnet.conflist has no `tether` plugin after the reconnect. \
+         kindnetd panics after 5 failed route reconciliations (kind v0.31.0 \
+         images/kindnetd/cmd/kindnetd/main.go:266-277), and on restart writes the conflist \
+         afresh from its template (cni.go:83-121, 131-157); install-cni must put tether back. \
+         Pods created now would come up without their profile"
+    )]
+    TetherDropped {
+        /// The node.
+        node: String,
+    },
     /// A node came back from a reconnect with another address, which kind clusters do not survive.
     #[error("node {node} came back on the kind network as {after}, not {before}")]
     AddressChanged {

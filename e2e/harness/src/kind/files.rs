@@ -9,7 +9,11 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::config::{AUDIT_LOG_PATH, AUDIT_POLICY_DIR, KindConfig, TETHER_AGENT, TETHER_NAMESPACE};
+use super::apf;
+use super::config::{
+    AUDIT_LOG_PATH, AUDIT_POLICY_DIR, KindConfig, MAX_MUTATING_REQUESTS_INFLIGHT,
+    MAX_REQUESTS_INFLIGHT, TETHER_AGENT, TETHER_NAMESPACE,
+};
 use super::error::KindError;
 use super::versions::Versions;
 
@@ -44,6 +48,14 @@ pub mod paths {
     pub const OVERLAY: &str = "tether-overlay/kustomization.yaml";
     /// Demo NetworkProfile and pods (hack/up.sh).
     pub const DEMO: &str = "demo.yaml";
+    /// The tether image saved for `kind load image-archive` (Docker's containerd image store).
+    pub const IMAGE_ARCHIVE: &str = "tether-image.tar";
+    /// Where a disconnected node's address is recorded, one file per node.
+    pub const DISCONNECTED_DIR: &str = "disconnected";
+    /// The merge patch that squeezes the agent's priority level (`Backend::limit`).
+    pub const LIMIT_PATCH: &str = "apf/tether-agent-limit.json";
+    /// The objects that put the contention load into the agent's priority level.
+    pub const CONTENTION: &str = "apf/contention.yaml";
 }
 
 // Long one-line values (digest-pinned images, paths) stay plain scalars instead of being
@@ -69,13 +81,14 @@ fn render_all(what: &'static str, docs: &[Value]) -> Result<String, KindError> {
 }
 
 /// The audit policy: every request of tether-agent's ServiceAccount at `Metadata` (user, verb,
-/// resource, response code, User-Agent, APF annotations), one event per request; nothing else,
-/// to keep the log small.
+/// resource, response code, User-Agent, APF annotations), one event per request — only
+/// `ResponseComplete` (or `Panic`): `RequestReceived` and `ResponseStarted` (which a watch is
+/// logged at too) are omitted; nothing else, to keep the log small.
 pub fn audit_policy() -> Result<PlannedFile, KindError> {
     let doc = json!({
         "apiVersion": "audit.k8s.io/v1",
         "kind": "Policy",
-        "omitStages": ["RequestReceived"],
+        "omitStages": ["RequestReceived", "ResponseStarted"],
         "rules": [
             {"level": "Metadata", "users": [format!("system:serviceaccount:{TETHER_NAMESPACE}:{TETHER_AGENT}")]},
             {"level": "None"},
@@ -87,9 +100,11 @@ pub fn audit_policy() -> Result<PlannedFile, KindError> {
     })
 }
 
-/// kind's cluster config: one control plane with audit logging, one worker per edge node, all
-/// on the pinned node image. The kubeadm patch is v1beta3 (what kind v0.31 generates for
-/// Kubernetes ≥ 1.23), where `extraArgs` is a map; kind merges it by `kind:`.
+/// kind's cluster config: one control plane with audit logging and a known concurrency limit
+/// ([`super::config::SERVER_CONCURRENCY`], for `Backend::limit`), one worker per edge node, all on the pinned
+/// node image. The kubeadm patch is v1beta3 (what kind v0.31 generates: kind v0.31.0
+/// `pkg/cluster/internal/kubeadm/config.go:327-346,505`), where `extraArgs` is a map; kind
+/// merges it by `kind:`.
 pub fn kind_config(config: &KindConfig, versions: &Versions) -> Result<PlannedFile, KindError> {
     let image = versions.kind_node_image.to_string();
     let policy_file = format!("{AUDIT_POLICY_DIR}/audit-policy.yaml");
@@ -107,6 +122,8 @@ pub fn kind_config(config: &KindConfig, versions: &Versions) -> Result<PlannedFi
                     "audit-log-path": AUDIT_LOG_PATH,
                     "audit-log-maxsize": "200",
                     "audit-log-maxbackup": "1",
+                    "max-requests-inflight": MAX_REQUESTS_INFLIGHT.to_string(),
+                    "max-mutating-requests-inflight": MAX_MUTATING_REQUESTS_INFLIGHT.to_string(),
                 },
                 "extraVolumes": [
                     {"name": "audit-policies", "hostPath": AUDIT_POLICY_DIR, "mountPath": AUDIT_POLICY_DIR,
@@ -253,6 +270,27 @@ pub fn demo(config: &KindConfig) -> Result<PlannedFile, KindError> {
     Ok(PlannedFile {
         rel: paths::DEMO.into(),
         contents: render_all("demo manifests", &docs)?,
+    })
+}
+
+/// The merge patch `limit` applies to the agent's PriorityLevelConfiguration ([`apf::limit_patch`]).
+pub fn limit_patch(shares: u32) -> Result<PlannedFile, KindError> {
+    let contents =
+        serde_json::to_string_pretty(&apf::limit_patch(shares)).map_err(|e| KindError::Render {
+            what: "priority level patch",
+            message: e.to_string(),
+        })?;
+    Ok(PlannedFile {
+        rel: paths::LIMIT_PATCH.into(),
+        contents,
+    })
+}
+
+/// The contention load's ServiceAccount, RBAC and FlowSchema ([`apf::contention`]).
+pub fn contention() -> Result<PlannedFile, KindError> {
+    Ok(PlannedFile {
+        rel: paths::CONTENTION.into(),
+        contents: render_all("contention objects", &apf::contention())?,
     })
 }
 

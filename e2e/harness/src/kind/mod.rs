@@ -5,9 +5,13 @@
 //! construction: [`plan`] and [`files`] build every command (argv vectors) and every file from
 //! a [`KindConfig`] and the pins of `hack/versions.env` ([`versions`]); [`KindBackend`] runs them
 //! through an [`Executor`], either [`RealExecutor`] or [`DryRunExecutor`]
-//! (`TETHER_E2E_DRY_RUN=1`: prints every command, writes every file, runs nothing). The dry-run
-//! tests check the plan's structure. See `README.md` beside this file for what is verified where.
+//! (`TETHER_E2E_DRY_RUN=1`: writes every file and a replayable `commands.sh`, runs nothing).
+//! The dry-run tests check the plan, replay its transcript, and plan each scenario's steps after
+//! bring-up. `README.md` beside this file has the code map and, for every external fact, its
+//! source and the test that pins it.
 
+pub mod apf;
+pub mod audit;
 pub mod backend;
 pub mod cluster;
 pub mod cmd;

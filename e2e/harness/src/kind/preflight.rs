@@ -139,17 +139,11 @@ pub fn run(exec: &mut dyn Executor, versions: &Versions) -> Result<Option<Toolch
     }
     let mut tools = Vec::new();
     for (tool, probe) in plan::tool_versions() {
-        let Some(out) = exec.output(&probe)? else {
+        // a probe that fails is reported as such, with its standard error
+        let Some(stdout) = exec.run(&probe)? else {
             continue;
         };
-        if !out.success {
-            return Err(KindError::Failed {
-                command: probe.to_string(),
-                status: out.status,
-                stderr: out.stderr.trim().to_owned(),
-            });
-        }
-        tools.push((tool, check_version(tool, &out.stdout, versions)?));
+        tools.push((tool, check_version(tool, &stdout, versions)?));
     }
     Ok((!exec.is_dry_run()).then_some(Toolchain { tools }))
 }

@@ -260,6 +260,17 @@ impl Backend for SimCluster {
         self.node(node)?.exec(argv).await
     }
 
+    /// The sim's main plugin is `bridge` without `mtu` (its primary conflist): the pod's veth
+    /// keeps the kernel's default, 1500, whatever the node network's MTU.
+    async fn default_pod_mtu(&self, node: &str) -> anyhow::Result<u32> {
+        self.node(node)?;
+        let conflist = image::primary_conflist();
+        Ok(match conflist["plugins"][0]["mtu"].as_u64() {
+            Some(mtu) => u32::try_from(mtu)?,
+            None => 1500,
+        })
+    }
+
     async fn cut(&self, node: &str, how: Cut) -> anyhow::Result<()> {
         self.node(node)?.cut(how).await
     }

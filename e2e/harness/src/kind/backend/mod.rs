@@ -1,17 +1,18 @@
 //! [`KindBackend`]: the steps of the kind tier, executing the plan through an [`Executor`].
-//! Cluster-wide steps are here; per-node steps in `nodes.rs`, reads in `observe.rs`.
+//! Cluster-wide steps are here; per-node steps in `nodes.rs`, the APF squeeze in `limits.rs`,
+//! reads in `observe.rs`.
 
+mod limits;
 mod nodes;
 mod observe;
 
-use std::path::{Path, PathBuf};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
+pub use nodes::SandboxAttachment;
 
-use super::cmd::Cmd;
+use std::path::{Path, PathBuf};
+
 use super::config::KindConfig;
 use super::error::KindError;
-use super::exec::{AnyExecutor, DryRunExecutor, Executor, RealExecutor};
+use super::exec::{Executor, Until};
 use super::files::{self, PlannedFile, paths};
 use super::versions::Versions;
 use super::{plan, preflight};
@@ -22,22 +23,6 @@ pub struct KindBackend<E: Executor> {
     config: KindConfig,
     versions: Versions,
     exec: E,
-}
-
-impl KindBackend<AnyExecutor> {
-    /// Reads `TETHER_E2E_DRY_RUN=1` (print, run nothing) and `TETHER_E2E_REUSE=1` (keep a
-    /// running cluster) from the environment.
-    pub fn from_env(mut config: KindConfig) -> Result<KindBackend<AnyExecutor>, KindError> {
-        let flag = |name: &str| std::env::var(name).is_ok_and(|v| v == "1");
-        config.reuse = config.reuse || flag("TETHER_E2E_REUSE");
-        // before the dry run writes its transcript: bad input changes nothing
-        config.validate()?;
-        let exec = match flag("TETHER_E2E_DRY_RUN") {
-            true => AnyExecutor::DryRun(DryRunExecutor::new(config.work_dir.clone())?),
-            false => AnyExecutor::Real(RealExecutor),
-        };
-        KindBackend::new(config, exec)
-    }
 }
 
 impl<E: Executor> KindBackend<E> {
@@ -118,14 +103,8 @@ impl<E: Executor> KindBackend<E> {
         self.exec.run(&plan::annotate_autonomy(config))?;
         self.exec
             .run(&plan::helm_install_yurt_manager(config, versions))?;
-        let template = plan::helm_template_yurthub_cfg(config, versions);
-        if let Some(rendered) = self.exec.run(&template)? {
-            self.exec
-                .write_file(&config.work_dir.join(paths::YURTHUB_CFG), &rendered)?;
-        } else {
-            self.exec
-                .note(&format!("(its output is saved as {})", paths::YURTHUB_CFG));
-        }
+        self.exec
+            .run(&plan::helm_template_yurthub_cfg(config, versions))?;
         self.exec
             .run(&plan::kubectl_apply_file(config, paths::YURTHUB_CFG))?;
         self.exec
@@ -137,37 +116,62 @@ impl<E: Executor> KindBackend<E> {
             self.exec
                 .note(&format!("waiting for {node} to become an edge node"));
             self.exec.run(&plan::wait_edge_worker(config, &node))?;
-            let unschedulable = plan::get_unschedulable(config, &node);
-            poll(
-                &mut self.exec,
+            // yurt-manager uncordons last: `.spec.unschedulable` empty or false
+            let schedulable = Until::Is(vec![String::new(), "false".into()]);
+            self.exec.poll(
                 &format!("{node} uncordoned"),
-                &unschedulable,
+                &plan::get_unschedulable(config, &node),
+                &schedulable,
                 120,
-                |out| matches!(out.trim(), "" | "false"),
             )?;
             self.exec.run(&plan::yurthub_service_active(&node))?;
-            poll(
-                &mut self.exec,
+            self.exec.poll(
                 &format!("yurthub healthy on {node}"),
                 &plan::yurthub_healthz(&node),
+                &Until::Succeeds,
                 60,
-                |_| true,
             )?;
         }
         Ok(())
     }
 
-    /// Loads the local tether image into kind, applies deploy/ through the overlay and waits
-    /// for the DaemonSet.
+    /// Loads the local tether image into kind (through an archive under Docker's containerd
+    /// image store), applies deploy/ through the overlay and waits for the DaemonSet. With
+    /// [`KindConfig::clear_earlier_runs`] (a reused test cluster) it also removes what earlier
+    /// runs left: their priority-level squeeze and contention load, their profiles, pods and
+    /// Events.
     pub fn install_tether(&mut self) -> Result<(), KindError> {
         self.exec.note(&format!(
             "tether: loading {} and applying deploy/",
             self.config.image
         ));
-        self.exec.run(&plan::kind_load_image(&self.config))?;
+        let store = self.exec.run(&plan::docker_image_store())?;
+        let containerd = store
+            .as_deref()
+            .is_some_and(plan::is_containerd_image_store);
+        if store.is_none() {
+            self.exec.note(
+                "under Docker's containerd image store the image goes through `docker save --platform` and `kind load image-archive` instead (kind#3795)",
+            );
+        }
+        for cmd in plan::load_image(&self.config, containerd) {
+            self.exec.run(&cmd)?;
+        }
         self.write(&files::tether_overlay(&self.config)?)?;
+        if self.config.clear_earlier_runs {
+            self.exec
+                .note("reused cluster: removing what earlier runs left behind");
+            self.exec.run(&plan::delete_contention(&self.config))?;
+            self.exec
+                .run(&plan::delete_agent_priority_level(&self.config))?;
+        }
         self.exec.run(&plan::apply_tether(&self.config))?;
         self.exec.run(&plan::wait_tether_rollout(&self.config))?;
+        if self.config.clear_earlier_runs {
+            for cmd in plan::delete_scenario_objects(&self.config) {
+                self.exec.run(&cmd)?;
+            }
+        }
         Ok(())
     }
 
@@ -203,62 +207,5 @@ impl<E: Executor> KindBackend<E> {
         }
         self.exec.run(&plan::kind_delete(&self.config))?;
         Ok(())
-    }
-}
-
-/// Runs `cmd` until it succeeds with an output `done` accepts, or fails after `seconds`. A dry
-/// run prints it once.
-fn poll<E: Executor>(
-    exec: &mut E,
-    what: &str,
-    cmd: &Cmd,
-    seconds: u64,
-    done: impl Fn(&str) -> bool,
-) -> Result<(), KindError> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let Some(out) = exec.output(cmd)? else {
-            exec.note(&format!("(repeated until {what}, at most {seconds}s)"));
-            return Ok(());
-        };
-        if out.success && done(&out.stdout) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(KindError::Timeout {
-                what: what.to_owned(),
-                seconds,
-            });
-        }
-        sleep(Duration::from_secs(1));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poll_waits_for_the_condition_and_times_out_with_its_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let flag = dir.path().join("ready");
-        let test = Cmd::new("test", ["-e", flag.to_str().unwrap()]);
-        let writer = {
-            let flag = flag.clone();
-            std::thread::spawn(move || {
-                sleep(Duration::from_millis(1500));
-                std::fs::write(flag, "").unwrap();
-            })
-        };
-        poll(&mut RealExecutor, "the flag", &test, 60, |_| true).unwrap();
-        writer.join().unwrap();
-        assert!(flag.exists());
-        let never = Cmd::new("false", Vec::<String>::new());
-        match poll(&mut RealExecutor, "never", &never, 1, |_| true) {
-            Err(KindError::Timeout { what, seconds }) => {
-                assert_eq!((what.as_str(), seconds), ("never", 1))
-            }
-            other => panic!("{other:?}"),
-        }
     }
 }

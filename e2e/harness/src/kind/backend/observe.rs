@@ -1,6 +1,8 @@
 //! Reading what happened: RBAC answers, the audit log, metrics, commands inside a node.
 
 use super::KindBackend;
+use crate::backend::Request;
+use crate::kind::audit;
 use crate::kind::error::KindError;
 use crate::kind::exec::Executor;
 use crate::kind::plan;
@@ -9,6 +11,22 @@ impl<E: Executor> KindBackend<E> {
     /// The API server's audit log from the control-plane container (`None` in a dry run).
     pub fn audit_log(&mut self) -> Result<Option<String>, KindError> {
         self.exec.run(&plan::read_audit_log(&self.config))
+    }
+
+    /// Every request the audit log holds, once each (`None` in a dry run).
+    pub fn audit_requests(&mut self) -> Result<Option<Vec<Request>>, KindError> {
+        self.audit_log()?
+            .map(|log| audit::requests(&log))
+            .transpose()
+    }
+
+    /// Requests of `user` answered 429, as the audit log has them (`None` in a dry run). Not the
+    /// API server's `apiserver_flowcontrol_rejected_requests_total`: it counts by priority level
+    /// and flow schema, not by user, and `limit`'s contention load shares the agent's level.
+    pub fn rejected(&mut self, user: &str) -> Result<Option<u64>, KindError> {
+        Ok(self
+            .audit_requests()?
+            .map(|requests| audit::rejected(&requests, user)))
     }
 
     /// The API server's Prometheus metrics (`None` in a dry run).

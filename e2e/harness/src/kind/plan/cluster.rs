@@ -62,6 +62,69 @@ pub fn kind_export_kubeconfig(config: &KindConfig) -> Cmd {
     )
 }
 
+/// How Docker stores images: `docker info`'s `DriverStatus` (JSON), which holds
+/// `["driver-type","io.containerd.snapshotter.v1"]` under the containerd image store (moby
+/// `daemon/containerd/service.go` `LayerStoreStatus`, moby/moby#43983).
+pub fn docker_image_store() -> Cmd {
+    Cmd::new("docker", ["info", "--format", "{{json .DriverStatus}}"])
+}
+
+/// Whether `docker info`'s `DriverStatus` says the containerd image store is in use. Anything
+/// else, unreadable output included, is the classic store.
+pub fn is_containerd_image_store(driver_status: &str) -> bool {
+    serde_json::from_str::<Vec<Vec<String>>>(driver_status.trim()).is_ok_and(|pairs| {
+        pairs.iter().any(|p| {
+            p.len() == 2 && p[0] == "driver-type" && p[1] == "io.containerd.snapshotter.v1"
+        })
+    })
+}
+
+/// This machine's platform as Docker names it (`linux/amd64`, `linux/arm64`).
+pub fn docker_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("linux/{arch}")
+}
+
+/// Loads the local tether image into every node. With the classic image store, `kind load
+/// docker-image`. With Docker's containerd image store, `kind load` (both forms) ends in `ctr
+/// images import --all-platforms` (kind v0.31.0 `pkg/cluster/nodeutils/util.go:86`), which
+/// fails on an archive naming platforms whose blobs are not there (kind#3795, open): the
+/// archive is then made for this platform only (`docker save --platform`, Docker API ≥ 1.48)
+/// and loaded with `kind load image-archive`.
+pub fn load_image(config: &KindConfig, containerd_store: bool) -> Vec<Cmd> {
+    if !containerd_store {
+        return vec![kind_load_image(config)];
+    }
+    let archive = path(config, paths::IMAGE_ARCHIVE);
+    vec![
+        Cmd::new(
+            "docker",
+            [
+                "save".to_owned(),
+                "--platform".into(),
+                docker_platform(),
+                "--output".into(),
+                archive.clone(),
+                config.image.clone(),
+            ],
+        ),
+        Cmd::new(
+            "kind",
+            [
+                "load".to_owned(),
+                "image-archive".into(),
+                archive,
+                "--name".into(),
+                config.cluster_name.clone(),
+            ],
+        ),
+    ]
+}
+
 /// `kind load docker-image`: the local tether image into every node (no registry involved).
 pub fn kind_load_image(config: &KindConfig) -> Cmd {
     Cmd::new(

@@ -60,8 +60,9 @@ pub fn helm_install_yurt_manager(config: &KindConfig, versions: &Versions) -> Cm
 /// `helm template yurthub --show-only templates/yurthub-cfg.yaml`: yurthub's RBAC and its
 /// ConfigMap `yurt-hub-cfg` (with `cache_agents`), without the chart's YurtStaticSets — what
 /// OpenYurt v1.7.0's own e2e installs, since node-servant runs yurthub as a systemd service.
-/// Its standard output is saved as [`paths::YURTHUB_CFG`].
+/// Its standard output goes to [`paths::YURTHUB_CFG`] (`> file` in the transcript).
 pub fn helm_template_yurthub_cfg(config: &KindConfig, versions: &Versions) -> Cmd {
+    let rendered = config.work_dir.join(paths::YURTHUB_CFG);
     Cmd::new(
         "helm",
         [
@@ -84,6 +85,7 @@ pub fn helm_template_yurthub_cfg(config: &KindConfig, versions: &Versions) -> Cm
             "templates/yurthub-cfg.yaml".into(),
         ],
     )
+    .stdout_to(&rendered)
 }
 /// Labels a worker into its pool, which starts yurt-manager's conversion of the node.
 pub fn label_nodepool(config: &KindConfig, node: &str, pool: &str) -> Cmd {

@@ -76,3 +76,118 @@ pub fn wait_pods_ready(config: &KindConfig, namespace: &str) -> Cmd {
         ],
     )
 }
+
+/// Deletes the agent's PriorityLevelConfiguration, so `apply -k` recreates it exactly as
+/// deploy/ has it: a merge patch of a reused cluster's earlier `limit` (`borrowingLimitPercent`,
+/// `Reject`) would otherwise outlive the apply, which only resets the fields deploy/ sets.
+pub fn delete_agent_priority_level(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "delete".to_owned(),
+            "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io".into(),
+            TETHER_AGENT.into(),
+            "--ignore-not-found".into(),
+        ],
+    )
+}
+
+/// Deletes what an earlier `limit` added to put load into the agent's priority level (every
+/// object labelled [`crate::kind::apf::CONTENTION_LABEL`]).
+pub fn delete_contention(config: &KindConfig) -> Cmd {
+    let (key, value) = crate::kind::apf::CONTENTION_LABEL;
+    kubectl(
+        config,
+        [
+            "delete".to_owned(),
+            "flowschemas.flowcontrol.apiserver.k8s.io,clusterrolebindings.rbac.authorization.k8s.io,clusterroles.rbac.authorization.k8s.io,serviceaccounts".into(),
+            "--all-namespaces".into(),
+            format!("--selector={key}={value}"),
+            "--ignore-not-found".into(),
+        ],
+    )
+}
+
+/// Deletes what a scenario creates (NetworkProfiles; pods and Events in `default`), so a reused
+/// cluster takes the same names again without 409 Conflict and without an earlier run's Events.
+/// Pods go at once (`--force`): a pod on a node cut off by an interrupted run would otherwise
+/// wait for its kubelet; its sandbox is left to kubelet, and the scenarios find sandboxes by
+/// pod UID, which a new pod of the same name does not share.
+pub fn delete_scenario_objects(config: &KindConfig) -> Vec<Cmd> {
+    vec![
+        kubectl(
+            config,
+            [
+                "delete",
+                "networkprofiles.tether.dev",
+                "--all",
+                "--ignore-not-found",
+            ],
+        ),
+        kubectl(
+            config,
+            [
+                "delete",
+                "pods",
+                "--all",
+                "--namespace",
+                "default",
+                "--force",
+                "--grace-period=0",
+                "--ignore-not-found",
+            ],
+        ),
+        kubectl(
+            config,
+            [
+                "delete",
+                "events.events.k8s.io",
+                "--all",
+                "--namespace",
+                "default",
+                "--ignore-not-found",
+            ],
+        ),
+    ]
+}
+
+/// Every PriorityLevelConfiguration, as JSON (for the other levels' shares).
+pub fn priority_levels(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "get",
+            "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io",
+            "--output=json",
+        ],
+    )
+}
+
+/// Applies [`paths::LIMIT_PATCH`] to the agent's PriorityLevelConfiguration as a merge patch.
+pub fn patch_agent_priority_level(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "patch".to_owned(),
+            "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io".into(),
+            TETHER_AGENT.into(),
+            "--type=merge".into(),
+            format!("--patch-file={}", path(config, paths::LIMIT_PATCH)),
+        ],
+    )
+}
+
+/// A token of the contention load's ServiceAccount, valid for an hour.
+pub fn load_token(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "create",
+            "token",
+            crate::kind::apf::LOAD_ACCOUNT,
+            "--namespace",
+            TETHER_NAMESPACE,
+            "--duration=3600s",
+        ],
+    )
+}

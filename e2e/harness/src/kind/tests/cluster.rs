@@ -57,6 +57,11 @@ fn kind_config_has_one_control_plane_with_the_audit_policy_mounted_and_two_worke
     let policy: Value =
         serde_saphyr::from_str(&std::fs::read_to_string(&on_host).unwrap()).unwrap();
     assert_eq!(policy["kind"], "Policy");
+    assert_eq!(
+        policy["omitStages"],
+        serde_json::json!(["RequestReceived", "ResponseStarted"]),
+        "one event per request: a watch would be logged at ResponseStarted too"
+    );
     assert_eq!(policy["rules"][0]["level"], "Metadata");
     assert_eq!(
         policy["rules"][0]["users"][0],
@@ -131,6 +136,18 @@ fn helm_installs_the_pinned_charts_with_tether_agent_in_cache_agents() {
         "chart yurthub reads top-level cacheAgents"
     );
     let cfg_path = run.work().join(paths::YURTHUB_CFG);
+    assert_eq!(
+        template.stdout_to.as_deref(),
+        Some(cfg_path.as_path()),
+        "helm template's output is the file applied next"
+    );
+    assert!(
+        run.transcript()
+            .lines()
+            .any(|l| l.starts_with("helm template yurthub")
+                && l.ends_with(&format!(" > {}", cfg_path.display()))),
+        "the transcript redirects it too"
+    );
     let apply_cfg = run.position("apply yurthub-cfg", |c| {
         c.has_args(&["apply", "-f", cfg_path.to_str().unwrap()])
     });
@@ -221,6 +238,9 @@ fn nodepools_and_labels_make_each_worker_an_edge_node_and_the_plan_waits_for_it(
 #[test]
 fn tether_is_loaded_applied_through_the_overlay_and_awaited() {
     let run = up_and_install();
+    let store = run.position("image store", |c| {
+        c.argv() == ["docker", "info", "--format", "{{json .DriverStatus}}"]
+    });
     let load = run.position("kind load", |c| {
         c.argv()
             == [
@@ -245,7 +265,11 @@ fn tether_is_loaded_applied_through_the_overlay_and_awaited() {
             "daemonset/tether-agent",
         ])
     });
-    assert!(load < apply && apply < rollout);
+    assert!(store < load && load < apply && apply < rollout);
+    assert!(
+        !run.commands().iter().any(|c| c.has_args(&["delete"])),
+        "a fresh cluster has nothing of earlier runs to delete"
+    );
     let overlay = run.yaml(paths::OVERLAY);
     let base = overlay_dir.join(overlay["resources"][0].as_str().unwrap());
     let normalised: PathBuf = base.components().fold(PathBuf::new(), |mut p, c| {
@@ -280,22 +304,61 @@ fn every_kubectl_and_helm_call_uses_the_clusters_own_kubeconfig() {
 }
 
 #[test]
-fn the_transcript_lists_every_command_and_is_valid_bash() {
+fn the_transcript_replays_as_a_script_running_exactly_the_planned_commands() {
     let mut run = up_and_install();
     run.backend.apply_demo().unwrap();
-    let transcript = std::fs::read_to_string(run.work().join(DryRunExecutor::TRANSCRIPT)).unwrap();
-    let lines: Vec<&str> = transcript
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.starts_with("set "))
-        .collect();
-    let printed: Vec<String> = run.commands().iter().map(Cmd::to_string).collect();
-    assert_eq!(lines, printed);
+    let transcript_path = run.work().join(DryRunExecutor::TRANSCRIPT);
     let status = std::process::Command::new("bash")
         .arg("-n")
-        .arg(run.work().join(DryRunExecutor::TRANSCRIPT))
+        .arg(&transcript_path)
         .status()
         .unwrap();
     assert!(status.success(), "bash -n commands.sh");
+    // replay it with stand-ins for the tools that log their argv and print nothing
+    let stubs = tempfile::tempdir().unwrap();
+    let log = stubs.path().join("argv.log");
+    for tool in ["docker", "kind", "kubectl", "helm"] {
+        let stub = stubs.path().join(tool);
+        std::fs::write(
+            &stub,
+            "#!/usr/bin/env bash\n{ printf '%s' \"${0##*/}\"; printf '\\x1f%s' \"$@\"; printf '\\x1e'; } >>\"$TETHER_REPLAY_LOG\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let rendered = run.work().join(paths::YURTHUB_CFG);
+    assert!(!rendered.exists(), "the dry run itself runs nothing");
+    let out = std::process::Command::new("bash")
+        .arg(&transcript_path)
+        .env("PATH", format!("{}:/usr/bin:/bin", stubs.path().display()))
+        .env("TETHER_REPLAY_LOG", &log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bash commands.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed: Vec<Vec<String>> = std::fs::read_to_string(&log)
+        .unwrap()
+        .split('\x1e')
+        .filter(|r| !r.is_empty())
+        .map(|r| r.split('\x1f').map(str::to_owned).collect())
+        .collect();
+    let planned: Vec<Vec<String>> = run
+        .commands()
+        .iter()
+        .map(|c| c.argv().into_iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        replayed, planned,
+        "the replay runs each planned command once, in order"
+    );
+    assert!(
+        rendered.exists(),
+        "helm template's redirect made the file kubectl applies"
+    );
     // the demo: a profile for app=camera in the first pool, one such pod per edge node
     let demo = run.yaml_docs(paths::DEMO);
     let profile = demo.iter().find(|d| d["kind"] == "NetworkProfile").unwrap();

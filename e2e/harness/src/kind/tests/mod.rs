@@ -3,7 +3,9 @@
 //! the pins. Nothing here needs docker, kind, kubectl, helm or the network.
 
 mod cluster;
+mod limits;
 mod nodes;
+mod scenarios;
 
 use std::path::Path;
 
@@ -38,6 +40,10 @@ impl DryRun {
     pub(super) fn yaml_docs(&self, rel: &str) -> Vec<Value> {
         let text = std::fs::read_to_string(self.work().join(rel)).unwrap();
         serde_saphyr::from_multiple(&text).unwrap()
+    }
+
+    pub(super) fn transcript(&self) -> String {
+        self.backend.executor().transcript().unwrap()
     }
 
     pub(super) fn commands(&self) -> &[Cmd] {
