@@ -45,6 +45,45 @@ fn cluster_role_permissions() -> Vec<(String, String, String)> {
     out
 }
 
+/// The server-side apply body of one status entry of profile `camera`, for the node the API
+/// server calls `node_name` (never the scenario's alias: they differ on kind).
+fn status_apply(node_name: &str, matched_pods: i64, generation: i64) -> Value {
+    json!({
+        "apiVersion": "tether.dev/v1alpha1",
+        "kind": "NetworkProfile",
+        "metadata": {"name": "camera"},
+        "status": {"nodes": [{"nodeName": node_name, "matchedPods": matched_pods, "observedGeneration": generation}]},
+    })
+}
+
+/// deploy/admission.yaml lets an agent write the entry whose `nodeName` is the node its
+/// pod-bound token names, and on kind that is the Kubernetes node name, not the scenario's
+/// `edge-1`: the scenario must write `cluster.node_name(alias)` (issue 15, item 6).
+#[test]
+fn own_node_entries_are_written_under_the_kubernetes_node_name() {
+    let policy = deploy_documents()
+        .unwrap()
+        .into_iter()
+        .find(|d| d["kind"] == "ValidatingAdmissionPolicy")
+        .expect("deploy/ has the admission policy");
+    let text = policy.to_string();
+    assert!(
+        text.contains("authentication.kubernetes.io/node-name")
+            && text.contains("e.nodeName != variables.node"),
+        "the policy compares nodeName with the token's node"
+    );
+    let work = std::env::temp_dir().join("tether-rbac-names");
+    let mut kind = e2e::kind::KindConfig::new(testkit::repo::deploy_dir(), work);
+    kind.cluster_name = e2e::kind::config::unique_cluster_name();
+    let node = kind.node_name("edge-1").unwrap();
+    assert_eq!(node, format!("{}-worker", kind.cluster_name));
+    assert_ne!(node, "edge-1");
+    assert_eq!(
+        status_apply(&node, 1, 1)["status"]["nodes"][0]["nodeName"],
+        node
+    );
+}
+
 fn is_forbidden<T: std::fmt::Debug>(result: Result<T, kube::Error>, what: &str) {
     match result {
         Err(kube::Error::Api(status)) if status.code == 403 => {}
@@ -135,10 +174,12 @@ async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Option<Clus
             .await,
         "delete a pod",
     );
+    let edge_1 = cluster.node_name("edge-1").unwrap();
+    let edge_2 = cluster.node_name("edge-2").unwrap();
     is_forbidden(
         Api::<Node>::all(as_agent.clone())
             .patch(
-                "edge-1",
+                &edge_1,
                 &PatchParams::default(),
                 &Patch::Merge(json!({"metadata": {"labels": {"x": "y"}}})),
             )
@@ -166,16 +207,12 @@ async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Option<Clus
     // deploy/admission.yaml can, by the node its pod-bound token names.
     let on_edge_1 = cluster.as_agent_on("edge-1").await.unwrap();
     let before = profiles(admin.clone()).get("camera").await.unwrap();
-    let other_node = json!({
-        "apiVersion": "tether.dev/v1alpha1",
-        "kind": "NetworkProfile",
-        "metadata": {"name": "camera"},
-        "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": 7, "observedGeneration": generation}]},
-    });
+    // Entries name nodes as Kubernetes does, as the token does: on kind `<cluster>-worker`.
+    let other_node = status_apply(&edge_2, 7, generation);
     let refused = profiles(on_edge_1.clone())
         .patch_status(
             "camera",
-            &PatchParams::apply("tether-agent/edge-2").force(),
+            &PatchParams::apply(&format!("tether-agent/{edge_2}")).force(),
             &Patch::Apply(&other_node),
         )
         .await;
@@ -198,16 +235,11 @@ async fn the_agent_needs_exactly_its_cluster_role(#[future] cluster: Option<Clus
         "a refused write changed nothing"
     );
     // The same identity may write its own node's entry.
-    let own_node = json!({
-        "apiVersion": "tether.dev/v1alpha1",
-        "kind": "NetworkProfile",
-        "metadata": {"name": "camera"},
-        "status": {"nodes": [{"nodeName": "edge-1", "matchedPods": 1, "observedGeneration": generation}]},
-    });
+    let own_node = status_apply(&edge_1, 1, generation);
     profiles(on_edge_1)
         .patch_status(
             "camera",
-            &PatchParams::apply("tether-agent/edge-1").force(),
+            &PatchParams::apply(&format!("tether-agent/{edge_1}")).force(),
             &Patch::Apply(&own_node),
         )
         .await
