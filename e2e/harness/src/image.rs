@@ -2,6 +2,10 @@
 //! from compiled binaries and host tools, each with the shared libraries it loads, and
 //! `docker build` of a `FROM scratch` Dockerfile over it. Tagged by a hash of the inputs, so
 //! an unchanged build reuses the image without assembling anything.
+//!
+//! Images that a node's containerd runs (the pause and app images of the sim node) never go
+//! through Docker: [`archive`] writes them as a docker-archive tarball, the format
+//! `docker save` writes and `ctr images import` reads, named by the hash of its inputs.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::docker;
 
@@ -112,10 +118,10 @@ fn missing(path: &Path) -> anyhow::Error {
     )
 }
 
-/// Writes the image's root filesystem and Dockerfile under `root`.
-pub fn assemble(spec: &ImageSpec, root: &Path) -> anyhow::Result<()> {
+/// Copies `entries` under `root`, each with the shared libraries it loads.
+fn populate(entries: &[Entry], root: &Path) -> anyhow::Result<()> {
     let mut libs = BTreeSet::new();
-    for entry in &spec.entries {
+    for entry in entries {
         if !entry.from.is_file() {
             return Err(missing(&entry.from));
         }
@@ -128,6 +134,12 @@ pub fn assemble(spec: &ImageSpec, root: &Path) -> anyhow::Result<()> {
             fs::canonicalize(&lib).with_context(|| format!("resolving {}", lib.display()))?;
         copy(&real, root, &lib, false)?;
     }
+    Ok(())
+}
+
+/// Writes the image's root filesystem and Dockerfile under `root`.
+pub fn assemble(spec: &ImageSpec, root: &Path) -> anyhow::Result<()> {
+    populate(&spec.entries, root)?;
     for dir in &spec.dirs {
         fs::create_dir_all(inside(root, Path::new(dir)))
             .with_context(|| format!("creating {dir}"))?;
@@ -151,16 +163,25 @@ pub fn assemble(spec: &ImageSpec, root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `repository:tag`, the tag a hash of every input's identity (path, size, modification
-/// time) and of everything generated.
-pub fn tag(spec: &ImageSpec) -> anyhow::Result<String> {
+/// A hash of `spec` and of every entry's identity (path, size, modification time).
+fn inputs_hash(spec: &impl Hash, entries: &[Entry]) -> anyhow::Result<u64> {
     let mut hasher = DefaultHasher::new();
     spec.hash(&mut hasher);
-    for entry in &spec.entries {
+    for entry in entries {
         let meta = fs::metadata(&entry.from).map_err(|_| missing(&entry.from))?;
         (meta.len(), meta.modified().ok()).hash(&mut hasher);
     }
-    Ok(format!("{}:{:016x}", spec.repository, hasher.finish()))
+    Ok(hasher.finish())
+}
+
+/// `repository:tag`, the tag a hash of every input's identity (path, size, modification
+/// time) and of everything generated.
+pub fn tag(spec: &ImageSpec) -> anyhow::Result<String> {
+    Ok(format!(
+        "{}:{:016x}",
+        spec.repository,
+        inputs_hash(spec, &spec.entries)?
+    ))
 }
 
 /// Builds the image (or finds it built from the same inputs) with `work` as scratch space;
@@ -187,4 +208,110 @@ pub fn build(spec: &ImageSpec, work: &Path) -> anyhow::Result<String> {
     });
     let _ = fs::remove_dir_all(&root);
     built.map(|_| tag)
+}
+
+/// A one-layer image for a node's containerd, written by [`archive`].
+#[derive(Debug, Clone, Hash)]
+pub struct ArchiveSpec {
+    /// Names it is imported under (`registry.k8s.io/pause:3.10`).
+    pub repo_tags: Vec<String>,
+    /// Files of its only layer, with their libraries.
+    pub entries: Vec<Entry>,
+    /// The image's entrypoint.
+    pub entrypoint: Vec<String>,
+}
+
+/// Writes the image as a docker-archive tarball in `dir` (or finds it written from the same
+/// inputs there, so its file, and whatever image includes it, stays the same between runs);
+/// the tarball's path.
+pub fn archive(spec: &ArchiveSpec, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(format!(
+        "image-{:016x}.tar",
+        inputs_hash(spec, &spec.entries)?
+    ));
+    if path.is_file() {
+        return Ok(path);
+    }
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Unique scratch names: two test processes may write the same archive at once.
+    let scratch = dir.join(format!("scratch-{}", uuid::Uuid::new_v4().simple()));
+    let written = write_archive(spec, &scratch).and_then(|tarball| {
+        fs::rename(&tarball, &path)
+            .with_context(|| format!("renaming {} to {}", tarball.display(), path.display()))
+    });
+    let _ = fs::remove_dir_all(&scratch);
+    written.map(|()| path)
+}
+
+fn write_archive(spec: &ArchiveSpec, scratch: &Path) -> anyhow::Result<PathBuf> {
+    let root = scratch.join("rootfs");
+    fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    populate(&spec.entries, &root)?;
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.mode(tar::HeaderMode::Deterministic);
+    layer.follow_symlinks(false);
+    append_tree(&mut layer, &root, Path::new(""))?;
+    let layer = layer.into_inner().context("writing the layer")?;
+    let diff_id = format!("sha256:{:x}", Sha256::digest(&layer));
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Entrypoint": spec.entrypoint, "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))?;
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let layer_name = format!("{}/layer.tar", &diff_id["sha256:".len()..]);
+    let manifest = serde_json::to_vec(&json!([{
+        "Config": config_name,
+        "RepoTags": spec.repo_tags,
+        "Layers": [layer_name],
+    }]))?;
+    let tarball = scratch.join("image.tar");
+    let file =
+        fs::File::create(&tarball).with_context(|| format!("creating {}", tarball.display()))?;
+    let mut outer = tar::Builder::new(file);
+    for (name, data) in [
+        (layer_name.as_str(), &layer[..]),
+        (config_name.as_str(), &config[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        outer
+            .append_data(&mut header, name, data)
+            .with_context(|| format!("adding {name} to {}", tarball.display()))?;
+    }
+    outer
+        .into_inner()
+        .with_context(|| format!("writing {}", tarball.display()))?;
+    Ok(tarball)
+}
+
+/// Adds everything under `dir` to `layer`, named relative to the layer's root, in name order.
+fn append_tree(layer: &mut tar::Builder<Vec<u8>>, dir: &Path, name: &Path) -> anyhow::Result<()> {
+    let mut children: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    children.sort_by_key(|c| c.file_name());
+    for child in children {
+        let path = child.path();
+        let child_name = name.join(child.file_name());
+        let kind = child
+            .file_type()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if kind.is_dir() {
+            layer
+                .append_dir(&child_name, &path)
+                .with_context(|| format!("adding {}", path.display()))?;
+            append_tree(layer, &path, &child_name)?;
+        } else {
+            layer
+                .append_path_with_name(&path, &child_name)
+                .with_context(|| format!("adding {}", path.display()))?;
+        }
+    }
+    Ok(())
 }

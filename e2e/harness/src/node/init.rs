@@ -1,20 +1,37 @@
-//! `tether-node init`: PID 1 of an edge node. Runs the preparation steps (install-cni), then
-//! keeps the agent running, restarting it when it exits as kubelet restarts a container, and
-//! stops it on SIGTERM.
+//! `tether-node init`: PID 1 of an edge node. It brings the node up in the order a kind
+//! node's does, then keeps its processes running:
+//!
+//! 1. the host fixes containerd needs in a container ([`super::host`]);
+//! 2. kindnet's conflist from its template ([`super::kindnet`]);
+//! 3. the DaemonSet's init steps from [`INIT_CONFIG`] (`tether-agent install-cni`);
+//! 4. containerd, then the node's local images imported into it (`ctr images import`);
+//! 5. the kubelet double (`tether-node kubelet`) and the agent (the `run` of [`INIT_CONFIG`]).
+//!
+//! Any of those processes that exits is started again, as systemd and kubelet would; on
+//! SIGTERM each is stopped, the last started first. As PID 1 it also reaps what is
+//! re-parented to it (containerd's shims, daemonised, are).
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::{Pid, Signal, WaitOptions, kill_process, waitpid};
 use serde_json::Value;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use super::{AGENT_PID_FILE, INIT_CONFIG};
+use super::{
+    AGENT_PID_FILE, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET,
+    IMAGES_ARCHIVE, INIT_CONFIG, RUN_DIR, host, kindnet,
+};
+
+/// How long containerd may take to listen on its socket.
+const CONTAINERD_WAIT: Duration = Duration::from_secs(60);
+/// How long a process may take to stop after SIGTERM before it gets SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The init's steps, from [`INIT_CONFIG`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,68 +74,183 @@ fn command(argv: &[String]) -> Command {
     cmd
 }
 
+/// Runs `argv` to completion; an error naming it when it fails.
+fn run_step(argv: &[String]) -> anyhow::Result<()> {
+    println!("tether-node: running {}", argv.join(" "));
+    let status = command(argv)
+        .status()
+        .with_context(|| format!("starting {}", argv[0]))?;
+    if !status.success() {
+        bail!("{} failed: {status}", argv.join(" "));
+    }
+    Ok(())
+}
+
+/// A process init keeps running.
+struct Service {
+    name: &'static str,
+    argv: Vec<String>,
+    pid: Option<u32>,
+    restarts: u32,
+    restart_at: Option<Instant>,
+}
+
+impl Service {
+    fn new(name: &'static str, argv: Vec<String>) -> Service {
+        Service {
+            name,
+            argv,
+            pid: None,
+            restarts: 0,
+            restart_at: None,
+        }
+    }
+
+    fn pid_file(&self) -> String {
+        format!("{RUN_DIR}/{}.pid", self.name)
+    }
+
+    fn start(&mut self) -> anyhow::Result<()> {
+        // The child is reaped by init's own waitpid loop, not through this handle.
+        let child = command(&self.argv)
+            .spawn()
+            .with_context(|| format!("starting {} ({})", self.name, self.argv[0]))?;
+        fs::write(self.pid_file(), child.id().to_string())
+            .with_context(|| format!("writing {}", self.pid_file()))?;
+        println!("tether-node: {} running as pid {}", self.name, child.id());
+        self.pid = Some(child.id());
+        self.restart_at = None;
+        Ok(())
+    }
+}
+
 /// Runs the node until SIGTERM or SIGINT.
 pub fn run() -> anyhow::Result<()> {
     let config = InitConfig::parse(
         &fs::read(INIT_CONFIG).with_context(|| format!("reading {INIT_CONFIG}"))?,
     )
     .with_context(|| format!("parsing {INIT_CONFIG}"))?;
-    for step in &config.before {
-        println!("tether-node: running {}", step.join(" "));
-        let status = command(step)
-            .status()
-            .with_context(|| format!("starting {}", step[0]))?;
-        if !status.success() {
-            bail!("{} failed: {status}", step.join(" "));
-        }
-    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGTERM, SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("installing signal handlers")?;
     }
-    if let Some(dir) = Path::new(AGENT_PID_FILE).parent() {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs::create_dir_all(RUN_DIR).with_context(|| format!("creating {RUN_DIR}"))?;
+    host::prepare()?;
+    kindnet::write(Path::new(kindnet::TEMPLATE), Path::new(CNI_CONF_DIR))?;
+    for step in &config.before {
+        run_step(step)?;
     }
-    let mut restarts = 0u32;
+
+    let mut services = vec![Service::new(
+        "containerd",
+        vec![
+            "containerd".into(),
+            "--config".into(),
+            CONTAINERD_CONFIG.into(),
+        ],
+    )];
+    services[0].start()?;
+    wait_for_socket(Path::new(CONTAINERD_SOCKET), CONTAINERD_WAIT)?;
+    run_step(&[
+        "ctr".into(),
+        "--address".into(),
+        CONTAINERD_SOCKET.into(),
+        "--namespace".into(),
+        CONTAINERD_NAMESPACE.into(),
+        "images".into(),
+        "import".into(),
+        IMAGES_ARCHIVE.into(),
+    ])?;
+    let mut kubelet = Service::new("kubelet", vec!["tether-node".into(), "kubelet".into()]);
+    kubelet.start()?;
+    services.push(kubelet);
+    let mut agent = Service::new("agent", config.run.clone());
+    agent.start()?;
+    services.push(agent);
+    supervise(&mut services, &stop)
+}
+
+/// Waits until something listens on `socket`.
+fn wait_for_socket(socket: &Path, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listens on {} after {within:?}", socket.display());
+        }
+        // containerd gives no other sign that it listens.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Reaps every exited child; for each, its pid and a description of how it ended.
+fn reap() -> Vec<(u32, String)> {
+    let mut reaped = Vec::new();
+    while let Ok(Some((pid, status))) = waitpid(None, WaitOptions::NOHANG) {
+        let how = match (status.exit_status(), status.terminating_signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (_, Some(signal)) => format!("signal {signal}"),
+            _ => "stopped".to_string(),
+        };
+        reaped.push((pid.as_raw_nonzero().get().unsigned_abs(), how));
+    }
+    reaped
+}
+
+/// Keeps the services running until asked to stop, then stops them.
+fn supervise(services: &mut [Service], stop: &AtomicBool) -> anyhow::Result<()> {
     loop {
-        let mut child = start(&config.run)?;
-        let status = supervise(&mut child, &stop)?;
         if stop.load(Ordering::SeqCst) {
-            println!("tether-node: agent stopped ({status}); node shutting down");
+            shut_down(services);
+            println!("tether-node: node shutting down");
             return Ok(());
         }
-        restarts += 1;
-        // kubelet's crash-loop back-off, compressed: a test restarts the agent on purpose.
-        let backoff = Duration::from_millis(100 * u64::from(restarts.min(10)));
-        println!("tether-node: agent exited ({status}); restart {restarts} in {backoff:?}");
-        std::thread::sleep(backoff);
+        for (pid, how) in reap() {
+            if let Some(service) = services.iter_mut().find(|s| s.pid == Some(pid)) {
+                service.pid = None;
+                service.restarts += 1;
+                // A crash-loop back-off, compressed: a test restarts the agent on purpose.
+                let backoff = Duration::from_millis(100 * u64::from(service.restarts.min(10)));
+                println!(
+                    "tether-node: {} exited ({how}); restart {} in {backoff:?}",
+                    service.name, service.restarts
+                );
+                service.restart_at = Some(Instant::now() + backoff);
+            }
+        }
+        for service in services.iter_mut() {
+            if service.restart_at.is_some_and(|at| Instant::now() >= at)
+                && let Err(e) = service.start()
+            {
+                println!("tether-node: {e:#}");
+                service.restart_at = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+        // PID 1 has nothing else to do; a short nap keeps restarts and signals prompt.
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-fn start(argv: &[String]) -> anyhow::Result<Child> {
-    let child = command(argv)
-        .spawn()
-        .with_context(|| format!("starting {}", argv[0]))?;
-    fs::write(AGENT_PID_FILE, child.id().to_string())
-        .with_context(|| format!("writing {AGENT_PID_FILE}"))?;
-    println!("tether-node: agent running as pid {}", child.id());
-    Ok(child)
-}
-
-/// Waits for the child, forwarding SIGTERM to it once the node is asked to stop.
-fn supervise(child: &mut Child, stop: &AtomicBool) -> anyhow::Result<std::process::ExitStatus> {
-    let mut forwarded = false;
-    loop {
-        if let Some(status) = child.try_wait().context("waiting for the agent")? {
-            return Ok(status);
+/// SIGTERM to each service, the last started first, each given [`STOP_GRACE`].
+fn shut_down(services: &mut [Service]) {
+    for service in services.iter_mut().rev() {
+        let Some(pid) = service.pid else {
+            continue;
+        };
+        let _ = signal(pid, Signal::TERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while service.pid.is_some() && Instant::now() < deadline {
+            if reap().iter().any(|(p, _)| *p == pid) {
+                service.pid = None;
+            } else {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        if stop.load(Ordering::SeqCst) && !forwarded {
-            signal(child.id(), Signal::TERM)?;
-            forwarded = true;
+        if service.pid.is_some() {
+            let _ = signal(pid, Signal::KILL);
         }
-        // PID 1 has nothing else to do; a short nap keeps signal forwarding prompt.
-        std::thread::sleep(Duration::from_millis(20));
+        println!("tether-node: {} stopped", service.name);
     }
 }
 
@@ -144,9 +276,9 @@ fn agent_pid() -> anyhow::Result<u32> {
 pub fn restart_agent() -> anyhow::Result<()> {
     let old = agent_pid()?;
     signal(old, Signal::TERM)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while agent_pid().ok() == Some(old) {
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             bail!("the agent (pid {old}) was not restarted within 30s");
         }
         // init rewrites the pid file when it starts the next agent; nothing to wait on but it.

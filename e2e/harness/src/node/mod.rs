@@ -1,14 +1,28 @@
-//! What runs inside a sim edge node's container: `tether-node`, the node's init and its
-//! container runtime stand-in.
+//! What runs inside a sim edge node's container: `tether-node`, the node's init, its kubelet
+//! double and the tools a scenario uses on the node.
 //!
-//! An edge node of the sim backend is a Docker container that plays both the host and the
-//! tether DaemonSet pod on it: its init runs `tether-agent install-cni` as the DaemonSet's
-//! init container would, then keeps `tether-agent run` alive as kubelet would. Pods are
-//! network namespaces whose CNI chain `tether-node pod add` runs from the node's conflist,
-//! as containerd does.
+//! An edge node of the sim backend is a Docker container that plays a Kind node: containerd
+//! with its CRI plugin and runc run the pod sandboxes and the CNI chain (the kindnet-like
+//! conflist, with `tether` inserted by install-cni); a kubelet double drives CRI from the
+//! pods the API binds to the node. The container also plays the tether DaemonSet pod: its
+//! init runs `tether-agent install-cni` as the DaemonSet's init container would, then keeps
+//! `tether-agent run` alive as kubelet would.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `init.rs` | PID 1: the host fixes, the kindnet conflist, containerd, the images, install-cni, the kubelet double and the agent kept running |
+//! | `host.rs` | cgroup controllers and `/proc/sys` remounted read-write |
+//! | `kindnet.rs` | the main plugin's conflist, written from its template at start and on request |
+//! | `cri.rs` | the CRI client on containerd's socket; every call logged |
+//! | `kubelet.rs` | the kubelet double: pods bound to the node run through CRI, their status written back |
+//! | `control.rs` | the kubelet double's local control socket: show, recreate, await a pod's sandbox |
 
+pub mod control;
+pub mod cri;
+pub mod host;
 pub mod init;
-pub mod pods;
+pub mod kindnet;
+pub mod kubelet;
 
 /// The node's CNI configuration directory.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -18,7 +32,25 @@ pub const CNI_BIN_DIR: &str = "/opt/cni/bin";
 pub const TETHER_BUNDLE_DIR: &str = "/opt/tether/bin";
 /// The init's configuration: the steps before the agent and the agent's command line.
 pub const INIT_CONFIG: &str = "/etc/tether-node/init.json";
+/// Where init keeps the pid of each process it runs (`<name>.pid`).
+pub const RUN_DIR: &str = "/run/tether-node";
 /// Pid of the running agent, rewritten at every (re)start.
 pub const AGENT_PID_FILE: &str = "/run/tether-node/agent.pid";
-/// ADD results of the node's pods, which DEL hands back to the plugins.
-pub const POD_STATE_DIR: &str = "/var/lib/tether-node/pods";
+/// containerd's configuration.
+pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
+/// containerd's socket (CRI and its own API).
+pub const CONTAINERD_SOCKET: &str = "/run/containerd/containerd.sock";
+/// containerd's namespace for Kubernetes, where CRI finds its images.
+pub const CONTAINERD_NAMESPACE: &str = "k8s.io";
+/// The node's local images, imported into containerd at start (no registry is reachable).
+pub const IMAGES_ARCHIVE: &str = "/opt/tether-node/images.tar";
+/// The sandbox image, named as kind's containerd configuration names it.
+pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
+/// The image of the pods' app containers (the same do-nothing program).
+pub const APP_IMAGE: &str = "tether.dev/e2e-app:1";
+/// The kubelet double's kubeconfig, where kind's kubelet has its own.
+pub const KUBELET_KUBECONFIG: &str = "/etc/kubernetes/kubelet.conf";
+/// The kubelet double's control socket.
+pub const KUBELET_SOCKET: &str = "/run/tether-node/kubelet.sock";
+/// Root of the pods' log directories, as kubelet's.
+pub const POD_LOG_DIR: &str = "/var/log/pods";

@@ -1,13 +1,20 @@
 //! The sim backend's cluster: a Docker network, the API double on its gateway address loaded
 //! with deploy/ as a user would apply it, and one container per edge node.
+//!
+//! Pods go the way they go on a kind node: created in the API, run by the node's kubelet
+//! double through containerd's CRI (which runs the CNI chain), their status written back.
+//! A new sandbox and a pod's end are asked of the kubelet double on the node
+//! (`tether-node pod recreate|wait-gone`), which answers even when the node is cut off.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::wait::await_condition;
 use serde_json::{Value, json};
 
 use super::image;
@@ -15,15 +22,46 @@ use super::node::{EdgeNode, NodeSetup};
 use crate::backend::{Attached, Backend, ClusterSpec, Cut, PodSpec, Request};
 use crate::cleanup;
 use crate::kubeconfig::client_for;
+use crate::node::APP_IMAGE;
+use crate::node::control::{PodView, Response};
 use crate::phase::phase;
 use crate::{binaries, docker};
 use async_trait::async_trait;
-use testkit::kernel::host_veth_in_result;
-use tether_sim::apiserver::{self, ApiServer, AuditEvent, FlowLimit, SimConfig};
+use tether_sim::apiserver::{self, ApiServer, AuditEvent, FlowLimit, SimConfig, UserInfo};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 /// Label naming the cluster a container or network belongs to.
 const CLUSTER_LABEL: &str = "tether.e2e.cluster";
+/// How long a pod may take from its creation to Running, and a sandbox to come or go: 100
+/// pods started at once on two loaded cores take tens of seconds.
+const POD_DEADLINE: Duration = Duration::from_secs(120);
+/// Group of every node's kubelet identity (`system:node:<name>`).
+const NODES_GROUP: &str = "system:nodes";
+
+/// What the kubelet doubles may do. A real API server lets a kubelet at its own node's
+/// pods with the Node authorizer; the double has RBAC only, so this role is bound to every
+/// node (any node may touch any pod: a known difference).
+fn kubelet_rbac() -> [Value; 2] {
+    [
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "tether-e2e:kubelet-double"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+                {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "patch", "update"]},
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            ],
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "tether-e2e:kubelet-double"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tether-e2e:kubelet-double"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": NODES_GROUP}],
+        }),
+    ]
+}
 
 /// A running sim cluster.
 pub struct SimCluster {
@@ -127,6 +165,11 @@ impl SimCluster {
                 .load_object(doc)
                 .with_context(|| format!("applying {what} from deploy/"))?;
         }
+        for doc in kubelet_rbac() {
+            server
+                .load_object(doc)
+                .context("granting the kubelet doubles their rights")?;
+        }
         cluster.admin = client_for(&server.admin_kubeconfig()).await?;
         let nodes: Api<Node> = Api::all(cluster.admin.clone());
         for node in &spec.nodes {
@@ -162,6 +205,16 @@ impl SimCluster {
                 "tether-agent",
                 &node.name,
             );
+            let kubelet_token = cluster.server().mint_user_token(UserInfo {
+                name: format!("system:node:{}", node.name),
+                groups: vec![NODES_GROUP.into(), "system:authenticated".into()],
+                ..UserInfo::default()
+            });
+            let api_url = match api.0 {
+                IpAddr::V4(ip) => format!("https://{ip}:{}", api.1),
+                IpAddr::V6(ip) => format!("https://[{ip}]:{}", api.1),
+            };
+            let kubelet_kubeconfig = cluster.server().kubeconfig_for(&api_url, &kubelet_token);
             let started = EdgeNode::start(NodeSetup {
                 name: &node.name,
                 image: &image,
@@ -170,6 +223,7 @@ impl SimCluster {
                 api,
                 token: &token,
                 ca_pem: &ca,
+                kubelet_kubeconfig: &kubelet_kubeconfig,
                 dir: &dir,
                 qps: spec.agent_qps,
                 burst: spec.agent_burst,
@@ -199,6 +253,116 @@ impl SimCluster {
             .iter()
             .find(|n| n.name == name)
             .with_context(|| format!("no node {name} in this cluster"))
+    }
+
+    /// Waits, on a watch of the pod, until its kubelet reports it Running with an IP.
+    async fn await_running(&self, node: &str, spec: &PodSpec) -> anyhow::Result<()> {
+        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
+        let running = |pod: Option<&Pod>| {
+            pod.and_then(|p| p.status.as_ref()).is_some_and(|s| {
+                s.phase.as_deref() == Some("Running")
+                    && s.pod_ip.as_ref().is_some_and(|ip| !ip.is_empty())
+            })
+        };
+        let waited = tokio::time::timeout(
+            POD_DEADLINE,
+            await_condition(pods.clone(), &spec.name, running),
+        )
+        .await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                let status = pods
+                    .get(&spec.name)
+                    .await
+                    .ok()
+                    .and_then(|p| p.status)
+                    .map(|s| serde_json::to_string(&s).unwrap_or_default());
+                bail!(
+                    "pod {}/{} on {node} was not Running with an IP within {POD_DEADLINE:?}; status: {}",
+                    spec.namespace,
+                    spec.name,
+                    status.unwrap_or_else(|| "none".into())
+                )
+            }
+        }
+    }
+
+    /// Asks the kubelet double on `node` (`tether-node pod <op> --uid <uid>`) for a pod.
+    async fn ask_kubelet(&self, node: &str, op: &str, uid: &str) -> anyhow::Result<PodView> {
+        let timeout = POD_DEADLINE.as_millis().to_string();
+        let out = self
+            .node(node)?
+            .exec(&[
+                "tether-node",
+                "pod",
+                op,
+                "--uid",
+                uid,
+                "--timeout-ms",
+                &timeout,
+            ])
+            .await?;
+        match serde_json::from_str(&out)
+            .with_context(|| format!("tether-node pod {op} on {node} printed {out:?}"))?
+        {
+            Response::Pod(view) => Ok(view),
+            other => bail!("tether-node pod {op} on {node} answered {other:?}"),
+        }
+    }
+
+    /// What tether recorded for the pod's sandbox, and where its netns and host veth are.
+    async fn attached(&self, node: &str, view: &PodView) -> anyhow::Result<Attached> {
+        let sandbox = view.sandbox.as_ref().with_context(|| {
+            format!(
+                "pod {}/{} on {node} has no sandbox",
+                view.namespace, view.name
+            )
+        })?;
+        let on = self.node(node)?;
+        let path = record_path(&sandbox.id);
+        let record = on.exec(&["cat", &path]).await.with_context(|| {
+            format!(
+                "tether's record of {}/{} on {node}",
+                view.namespace, view.name
+            )
+        })?;
+        let tether: Value =
+            serde_json::from_str(&record).with_context(|| format!("parsing {path} on {node}"))?;
+        // containerd's netns, under /var/run/netns where `ip netns` finds it.
+        let netns = sandbox
+            .netns
+            .as_deref()
+            .or_else(|| tether["netns"].as_str())
+            .and_then(|p| p.rsplit('/').next())
+            .with_context(|| format!("no network namespace for sandbox {}", sandbox.id))?
+            .to_string();
+        // The host veth is the peer of the pod's eth0: its ifindex is eth0's link index.
+        let eth0: Value = serde_json::from_str(
+            &on.exec(&["ip", "-n", &netns, "-j", "link", "show", "dev", "eth0"])
+                .await?,
+        )
+        .with_context(|| format!("eth0 of {netns} on {node}"))?;
+        let peer = eth0[0]["link_index"].as_i64();
+        let links: Value = serde_json::from_str(&on.exec(&["ip", "-j", "link", "show"]).await?)
+            .with_context(|| format!("links of {node}"))?;
+        let host_veth = links
+            .as_array()
+            .and_then(|l| {
+                l.iter()
+                    .find(|l| peer.is_some() && l["ifindex"].as_i64() == peer)
+            })
+            .and_then(|l| l["ifname"].as_str())
+            .map(str::to_string);
+        Ok(Attached {
+            node: node.into(),
+            namespace: view.namespace.clone(),
+            name: view.name.clone(),
+            container_id: sandbox.id.clone(),
+            netns,
+            host_veth,
+            tether,
+        })
     }
 
     /// When the test is failing, copies every node's log and the audit log to
@@ -283,21 +447,27 @@ impl Backend for SimCluster {
         self.node(node)?.restart_agent().await
     }
 
-    /// Creates the pod in the API on `node`, then its sandbox.
+    /// Creates the pod in the API on `node`; once the kubelet double reports it Running
+    /// with an IP, what tether recorded for its sandbox.
     async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {
         let uid = self.create_pod(node, spec).await?;
-        self.add_sandbox(node, &spec.namespace, &spec.name, &uid)
-            .await
+        self.await_running(node, spec).await?;
+        let view = self.ask_kubelet(node, "show", &uid).await?;
+        self.attached(node, &view).await
     }
 
-    /// Creates the pod object, bound to `node`; its UID.
+    /// Creates the pod object, bound to `node`; its UID. The node's kubelet double starts it.
     async fn create_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<String> {
         let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &spec.namespace);
         let pod: Pod = serde_json::from_value(json!({
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": spec.name, "namespace": spec.namespace, "labels": spec.labels},
-            "spec": {"nodeName": node, "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]},
+            "spec": {
+                "nodeName": self.node_name(node)?,
+                // the node's local app image (nothing can be pulled)
+                "containers": [{"name": "app", "image": APP_IMAGE, "imagePullPolicy": "IfNotPresent"}],
+            },
         }))?;
         let created = pods
             .create(&PostParams::default(), &pod)
@@ -306,62 +476,62 @@ impl Backend for SimCluster {
         created.metadata.uid.context("created pod has no uid")
     }
 
-    /// Brings up a sandbox for a pod through the node's CNI chain.
+    /// Asks the node's kubelet double for a new sandbox of the pod (attempt + 1): the old
+    /// one goes through CNI DEL, the new one through ADD — through the agent's cache when
+    /// the node is cut off.
     async fn add_sandbox(
         &self,
         node: &str,
-        namespace: &str,
-        name: &str,
+        _namespace: &str,
+        _name: &str,
         uid: &str,
     ) -> anyhow::Result<Attached> {
-        let container_id = uuid::Uuid::new_v4().simple().to_string();
-        let argv = [
-            "tether-node",
-            "pod",
-            "add",
-            "--namespace",
-            namespace,
-            "--name",
-            name,
-            "--uid",
-            uid,
-            "--container-id",
-            &container_id,
-        ];
-        let (code, stdout, stderr) = self.node(node)?.exec_status(&argv).await?;
-        if code != 0 {
-            bail!(
-                "sandbox of {namespace}/{name} on {node} failed (exit {code}): {}{}",
-                stdout.trim(),
-                stderr.trim()
-            );
-        }
-        let report: Value = serde_json::from_str(&stdout)
-            .with_context(|| format!("tether-node printed {stdout:?}"))?;
-        Ok(Attached {
-            node: node.into(),
-            namespace: namespace.into(),
-            name: name.into(),
-            // tether-node names the namespace after the sandbox
-            netns: container_id.clone(),
-            container_id,
-            host_veth: host_veth_in_result(&report["result"]),
-            tether: report["tether"].clone(),
-        })
+        let view = self.ask_kubelet(node, "recreate", uid).await?;
+        self.attached(node, &view).await
     }
 
-    /// CNI DEL of a sandbox.
+    /// Deletes the pod (grace 0) and waits until the kubelet double has stopped (CNI DEL)
+    /// and removed its sandbox.
     async fn del_sandbox(&self, pod: &Attached) -> anyhow::Result<()> {
+        let pods: Api<Pod> = Api::namespaced(self.admin.clone(), &pod.namespace);
+        let uid = pods
+            .get(&pod.name)
+            .await
+            .with_context(|| format!("reading pod {}/{}", pod.namespace, pod.name))?
+            .metadata
+            .uid
+            .with_context(|| format!("pod {}/{} has no uid", pod.namespace, pod.name))?;
+        pods.delete(&pod.name, &DeleteParams::default().grace_period(0))
+            .await
+            .with_context(|| format!("deleting pod {}/{}", pod.namespace, pod.name))?;
+        let timeout = POD_DEADLINE.as_millis().to_string();
         self.node(&pod.node)?
             .exec(&[
                 "tether-node",
                 "pod",
-                "del",
-                "--container-id",
-                &pod.container_id,
+                "wait-gone",
+                "--uid",
+                &uid,
+                "--timeout-ms",
+                &timeout,
             ])
             .await
-            .map(drop)
+            .with_context(|| {
+                format!(
+                    "the sandbox of {}/{} outlived its pod",
+                    pod.namespace, pod.name
+                )
+            })?;
+        let record = record_path(&pod.container_id);
+        if self.node(&pod.node)?.exec(&["cat", &record]).await.is_ok() {
+            bail!(
+                "sandbox {} of {}/{} is gone but tether's {record} is still there: CNI DEL did not run",
+                pod.container_id,
+                pod.namespace,
+                pod.name
+            );
+        }
+        Ok(())
     }
 
     /// The audit log so far.
@@ -406,6 +576,11 @@ impl Backend for SimCluster {
         self.torn_down = true;
         Ok(())
     }
+}
+
+/// Where tether records a sandbox's attachment on a node.
+fn record_path(sandbox: &str) -> String {
+    format!("{}/{sandbox}@eth0.json", cni::config::DEFAULT_STATE_DIR)
 }
 
 /// The double's audit record as the contract's [`Request`].

@@ -1,19 +1,72 @@
-//! The edge-node image of the sim backend: `tether-node` as init, the agent's bundle
-//! (`tether-agent`, `tether-cni`, `bandwidth`, `tuning`) where install-cni takes it from, the
-//! node's own main plugins and kindnet-like conflist, and iproute2/iptables.
+//! The edge-node image of the sim backend: `tether-node` as init and kubelet double;
+//! containerd, its runc shim and runc from the host's Debian packages with a CRI
+//! configuration like kind's; the pause and app images as a docker-archive containerd
+//! imports at start; the agent's bundle (`tether-agent`, `tether-cni`, `bandwidth`,
+//! `tuning`) where install-cni takes it from; the node's own main plugins and kindnet-like
+//! conflist template; and iproute2/iptables.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde_json::json;
 
 use crate::binaries::Binaries;
-use crate::image::{self, Entry, ImageSpec};
-use crate::node::{CNI_BIN_DIR, CNI_CONF_DIR, INIT_CONFIG, TETHER_BUNDLE_DIR};
+use crate::image::{self, ArchiveSpec, Entry, ImageSpec};
+use crate::node::{
+    APP_IMAGE, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_SOCKET, IMAGES_ARCHIVE,
+    INIT_CONFIG, PAUSE_IMAGE, POD_LOG_DIR, TETHER_BUNDLE_DIR, kindnet,
+};
 
 /// Repository of the node image.
 pub const REPOSITORY: &str = "tether-e2e-node";
 /// The node's agent state, as in the DaemonSet.
 pub const STATE_DIR: &str = "/var/lib/tether";
+
+/// containerd's configuration (v2 format, which containerd 1.6 reads), after kind's
+/// `images/base/files/etc/containerd/config.toml`: the CRI plugin with runc through the v2
+/// shim, the overlayfs snapshotter, the sandbox image kind names, the CNI directories of a
+/// kind node. `restrict_oom_score_adj` because the node's root cannot lower a process's OOM
+/// score (no CAP_SYS_RESOURCE in a container), as kind sets it for rootless nodes.
+pub fn containerd_config() -> String {
+    format!(
+        r#"version = 2
+root = "/var/lib/containerd"
+state = "/run/containerd"
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
+
+[grpc]
+  address = "{CONTAINERD_SOCKET}"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{PAUSE_IMAGE}"
+  restrict_oom_score_adj = true
+  tolerate_missing_hugepages_controller = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{CNI_BIN_DIR}"
+    conf_dir = "{CNI_CONF_DIR}"
+"#
+    )
+}
+
+/// The pause and app images: one do-nothing program under two names.
+pub fn pod_images(bins: &Binaries) -> anyhow::Result<ArchiveSpec> {
+    // tether-pause is built with the other binaries of the e2e crate, beside tether-node.
+    let pause: PathBuf = bins
+        .node
+        .parent()
+        .context("tether-node has no directory")?
+        .join("tether-pause");
+    Ok(ArchiveSpec {
+        repo_tags: vec![PAUSE_IMAGE.into(), APP_IMAGE.into()],
+        entries: vec![Entry::binary(pause, "/pause")],
+        entrypoint: vec!["/pause".into()],
+    })
+}
 
 /// The node's primary conflist, as kindnet writes it (0.3.1, bridge + host-local).
 pub fn primary_conflist() -> serde_json::Value {
@@ -39,9 +92,18 @@ pub fn init_config() -> serde_json::Value {
     })
 }
 
-/// The node image's contents.
-pub fn spec(bins: &Binaries) -> ImageSpec {
+/// The node image's contents, with the pod images' archive written under `archives`.
+pub fn spec(bins: &Binaries, archives: &Path) -> anyhow::Result<ImageSpec> {
+    let pod_images = image::archive(&pod_images(bins)?, archives)?;
     let mut entries = vec![
+        Entry::copy(pod_images, IMAGES_ARCHIVE),
+        Entry::copy("/usr/bin/containerd", "/usr/bin/containerd"),
+        Entry::copy(
+            "/usr/bin/containerd-shim-runc-v2",
+            "/usr/bin/containerd-shim-runc-v2",
+        ),
+        Entry::copy("/usr/bin/ctr", "/usr/bin/ctr"),
+        Entry::copy("/usr/sbin/runc", "/usr/sbin/runc"),
         Entry::binary(&bins.agent, format!("{TETHER_BUNDLE_DIR}/tether-agent")),
         Entry::binary(&bins.cni, format!("{TETHER_BUNDLE_DIR}/tether-cni")),
         Entry::binary(&bins.node, "/usr/local/bin/tether-node"),
@@ -70,17 +132,23 @@ pub fn spec(bins: &Binaries) -> ImageSpec {
         ));
     }
     let dirs = [
-        "/tmp", "/run", "/var/lib", "/var/log", "/proc", "/sys", "/dev",
+        "/tmp",
+        "/run",
+        "/var/lib",
+        "/var/log",
+        POD_LOG_DIR,
+        CNI_CONF_DIR,
+        "/proc",
+        "/sys",
+        "/dev",
     ];
-    ImageSpec {
+    Ok(ImageSpec {
         repository: REPOSITORY.into(),
         entries,
         files: vec![
-            (
-                format!("{CNI_CONF_DIR}/10-kindnet.conflist"),
-                primary_conflist().to_string(),
-            ),
+            (kindnet::TEMPLATE.into(), primary_conflist().to_string()),
             (INIT_CONFIG.into(), init_config().to_string()),
+            (CONTAINERD_CONFIG.into(), containerd_config()),
         ],
         dirs: dirs.iter().map(|d| d.to_string()).collect(),
         links: vec![
@@ -88,11 +156,18 @@ pub fn spec(bins: &Binaries) -> ImageSpec {
             ("/var/run".into(), "/run".into()),
         ],
         dockerfile:
-            "FROM scratch\nCOPY . /\nENTRYPOINT [\"/usr/local/bin/tether-node\", \"init\"]\n".into(),
-    }
+            "FROM scratch\nCOPY . /\nENV PATH=/usr/local/bin:/usr/bin:/usr/sbin:/bin\nENTRYPOINT [\"/usr/local/bin/tether-node\", \"init\"]\n".into(),
+    })
 }
 
-/// Builds the node image (or finds it built from the same inputs); its `repo:tag`.
+/// Builds the node image (or finds it built from the same inputs); its `repo:tag`. The pod
+/// images' archive is kept beside the binaries, so an unchanged build reuses it, and the
+/// node image with it.
 pub fn build(bins: &Binaries, work: &Path) -> anyhow::Result<String> {
-    image::build(&spec(bins), work)
+    let archives = bins
+        .node
+        .parent()
+        .context("tether-node has no directory")?
+        .join("tether-e2e-images");
+    image::build(&spec(bins, &archives)?, work)
 }

@@ -1,11 +1,16 @@
 //! A sim edge node: a container from the node image on the run's Docker network, given what
 //! a DaemonSet pod gets (ServiceAccount token, CA and namespace files, the in-cluster
-//! environment, `NODE_NAME`), with the agent on in-cluster config.
+//! environment, `NODE_NAME`), with the agent on in-cluster config, and what a kind node's
+//! kubelet gets (its kubeconfig under `/etc/kubernetes`). containerd runs inside it: its
+//! state is on tmpfs (overlayfs cannot stack on the fuse-overlayfs or overlay root of a
+//! container), and the container has its own cgroup namespace, so the cgroups runc makes for
+//! pods are the node's and go with it.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use testcontainers::bollard::models::HostConfigCgroupnsModeEnum;
 use testcontainers::core::Mount;
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
@@ -13,9 +18,12 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use crate::backend::Cut;
 use crate::cleanup::{OWNER_LABEL, owner_label};
 use crate::docker;
+use crate::node::KUBELET_KUBECONFIG;
 
 /// Where a pod finds its ServiceAccount credentials.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// Directories of containerd's that live on tmpfs.
+const CONTAINERD_DIRS: [&str; 2] = ["/var/lib/containerd", "/run/containerd"];
 
 /// What a node container needs to start.
 pub struct NodeSetup<'a> {
@@ -33,6 +41,8 @@ pub struct NodeSetup<'a> {
     pub token: &'a str,
     /// CA that signed the API server's certificate.
     pub ca_pem: &'a str,
+    /// The kubelet double's kubeconfig (API address and its node credentials).
+    pub kubelet_kubeconfig: &'a str,
     /// Host directory for this node's files.
     pub dir: &'a Path,
     /// Client-side rate limit of the agent.
@@ -64,8 +74,19 @@ impl EdgeNode {
             std::fs::write(secrets.join(file), content)
                 .with_context(|| format!("writing {file}"))?;
         }
+        let kubelet_dir = setup.dir.join("kubernetes");
+        std::fs::create_dir_all(&kubelet_dir)
+            .with_context(|| format!("creating {}", kubelet_dir.display()))?;
+        let kubelet_conf = kubelet_dir.join("kubelet.conf");
+        std::fs::write(&kubelet_conf, setup.kubelet_kubeconfig)
+            .with_context(|| format!("writing {}", kubelet_conf.display()))?;
+        let kubelet_conf_dir = Path::new(KUBELET_KUBECONFIG)
+            .parent()
+            .context("kubelet kubeconfig path has no directory")?
+            .to_string_lossy()
+            .into_owned();
         let (repo, tag) = setup.image.split_once(':').context("image has no tag")?;
-        let container = GenericImage::new(repo, tag)
+        let mut image = GenericImage::new(repo, tag)
             .with_container_name(format!("{}-{}", setup.network, setup.name))
             .with_network(setup.network)
             .with_hostname(setup.name)
@@ -81,10 +102,15 @@ impl EdgeNode {
             .with_host_config_modifier(|config| {
                 config.masked_paths = Some(Vec::new());
                 config.readonly_paths = Some(Vec::new());
+                config.cgroupns_mode = Some(HostConfigCgroupnsModeEnum::PRIVATE);
             })
             .with_mount(Mount::bind_mount(
                 secrets.to_string_lossy(),
                 SERVICE_ACCOUNT_DIR,
+            ))
+            .with_mount(Mount::bind_mount(
+                kubelet_dir.to_string_lossy(),
+                kubelet_conf_dir,
             ))
             .with_env_var("NODE_NAME", setup.name)
             .with_env_var("KUBERNETES_SERVICE_HOST", setup.api.0.to_string())
@@ -92,12 +118,13 @@ impl EdgeNode {
             .with_env_var("TETHER_QPS", setup.qps.to_string())
             .with_env_var("TETHER_BURST", setup.burst.to_string())
             .with_env_var("TETHER_METRICS_ADDR", "0.0.0.0:9464")
-            .with_env_var("TETHER_LOG_FORMAT", "json")
-            .start()
-            .await
-            .with_context(|| {
-                format!("starting node container {} ({})", setup.name, owner_label())
-            })?;
+            .with_env_var("TETHER_LOG_FORMAT", "json");
+        for dir in CONTAINERD_DIRS {
+            image = image.with_mount(Mount::tmpfs_mount(dir));
+        }
+        let container = image.start().await.with_context(|| {
+            format!("starting node container {} ({})", setup.name, owner_label())
+        })?;
         let node = EdgeNode {
             name: setup.name.to_string(),
             container,
