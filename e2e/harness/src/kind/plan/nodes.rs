@@ -16,7 +16,7 @@ use crate::kind::config::{KindConfig, TETHER_NAMESPACE};
 /// `KubernetesPodUIDLabel`).
 pub const POD_UID_LABEL: &str = "io.kubernetes.pod.uid";
 /// Where tether-cni keeps its records on a node (DESIGN.md, fixed names).
-pub const CNI_STATE_DIR: &str = "/var/lib/tether/cni";
+pub const CNI_STATE_DIR: &str = cni::config::DEFAULT_STATE_DIR;
 /// The conflist kindnetd writes from its template (kind v0.31.0
 /// `images/kindnetd/cmd/kindnetd/cni.go:81`), which install-cni adds `tether` to.
 pub const KINDNET_CONFLIST: &str = "/etc/cni/net.d/10-kindnet.conflist";
