@@ -106,7 +106,7 @@ async fn rbac_is_evaluated_from_stored_roles_and_bindings() {
     // The status subresource is authorised separately from the main resource.
     let np = profiles(agent.clone());
     let report = json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "camera"},
-                        "status": {"nodes": [{"nodeName": "edge-1", "matchedPods": 1}]}});
+                        "status": {"nodes": [{"nodeName": "edge-1", "matchedPods": 1, "observedGeneration": 1}]}});
     np.patch_status(
         "camera",
         &PatchParams::apply("tether-agent-edge-1"),

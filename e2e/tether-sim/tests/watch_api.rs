@@ -294,7 +294,7 @@ async fn status_server_side_apply_from_two_node_managers() {
 
     let report = |node: &str, pods: i64| {
         json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "camera"},
-               "status": {"nodes": [{"nodeName": node, "matchedPods": pods}]}})
+               "status": {"nodes": [{"nodeName": node, "matchedPods": pods, "observedGeneration": 1}]}})
     };
     let pp = |node: &str| PatchParams::apply(&format!("tether-agent-{node}"));
     profiles
