@@ -669,3 +669,164 @@ async fn cache_agents_come_from_the_labelled_configmap() {
     .await;
     hub.shutdown().await;
 }
+
+/// A child process killed when the test ends, however it ends.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawn `tether-sim <args>` and read its first line of output.
+fn spawn_sim(
+    args: &[&str],
+) -> (
+    ChildGuard,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+    String,
+) {
+    use std::io::BufRead;
+    let mut child = ChildGuard(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tether-sim"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    (child, lines, first)
+}
+
+fn interrupt(child: &mut ChildGuard) {
+    let pid = child.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn the_binary_fronts_tether_sim_serve_with_a_client_kubeconfig() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_tether-sim"))
+        .args(["yurthub", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    for offline in [
+        "201 echoing",
+        "stale cached object",
+        "403",
+        "no events",
+        "--client-kubeconfig",
+    ] {
+        assert!(help.contains(offline), "--help lacks {offline:?}: {help}");
+    }
+
+    let dir = TempDir::new("yurthub-bin");
+    let admin = dir.path("admin.kubeconfig");
+    let admin_arg = admin.to_str().unwrap().to_string();
+    let (mut api, mut api_lines, first) = spawn_sim(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--kubeconfig",
+        &admin_arg,
+    ]);
+    assert!(first.starts_with("tether-sim listening on"), "{first}");
+
+    let client_kc = dir.path("node/client.kubeconfig");
+    let cache = dir.path("cache");
+    let (mut hub, mut hub_lines, first) = spawn_sim(&[
+        "yurthub",
+        "--kubeconfig",
+        &admin_arg,
+        "--node",
+        NODE,
+        "--listen",
+        "127.0.0.1:0",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+        "--client-kubeconfig",
+        client_kc.to_str().unwrap(),
+        "--probe-interval",
+        "1s",
+        "--cache-agents",
+        "kubectl",
+    ]);
+    assert!(
+        first.starts_with("yurthub double listening on https://127.0.0.1:"),
+        "{first}"
+    );
+    assert!(first.ends_with("(cloud healthy)"), "{first}");
+    assert!(
+        dir.path("node/yurthub-ca.crt").exists(),
+        "the self-signed CA beside the kubeconfig"
+    );
+
+    // kubectl through the double, as a cache agent named on the command line.
+    let kubectl = |args: &[&str]| {
+        std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &client_kc)
+            .env("HOME", &dir.0)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ns = kubectl(&["get", "ns", "-o", "name"]);
+    assert!(
+        String::from_utf8_lossy(&ns.stdout).contains("namespace/kube-system"),
+        "{ns:?}"
+    );
+    let raw = kubectl(&["get", "--raw", "/api/v1/namespaces/kube-system"]);
+    assert!(raw.status.success(), "{raw:?}");
+    assert!(
+        cache
+            .join("kubectl/namespaces.v1.core/kube-system")
+            .is_file(),
+        "kubectl's answer is cached"
+    );
+
+    // kube 5 with the same kubeconfig.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let name = rt.block_on(async {
+        let kc = Kubeconfig::read_from(&client_kc).unwrap();
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> =
+            Api::all(kube::Client::try_from(cfg).unwrap());
+        namespaces.get("default").await.unwrap().metadata.name
+    });
+    assert_eq!(name.as_deref(), Some("default"));
+
+    // The lease the double renews is in the API server.
+    let lease = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &admin)
+        .env("HOME", &dir.0)
+        .args([
+            "get",
+            "lease",
+            "-n",
+            "kube-node-lease",
+            NODE,
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&lease.stdout), NODE, "{lease:?}");
+
+    interrupt(&mut hub);
+    assert_eq!(hub_lines.next().unwrap().unwrap(), "yurthub double stopped");
+    interrupt(&mut api);
+    assert_eq!(api_lines.next().unwrap().unwrap(), "tether-sim stopped");
+}

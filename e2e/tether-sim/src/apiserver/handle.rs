@@ -61,7 +61,7 @@ impl ApiServer {
     /// name nor an IP address.
     pub fn issue_serving_cert(&self, sans: &[&str]) -> Result<(String, String), SimError> {
         let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-        tls::issue(&sans, &self.ca)
+        Ok(tls::issue(&sans, &self.ca)?)
     }
 
     /// Token of `kubernetes-admin` (group `system:masters`).

@@ -34,7 +34,7 @@ mod state;
 mod status;
 mod store;
 mod table;
-mod tls;
+pub(crate) mod tls;
 mod validate;
 mod watch;
 

@@ -30,7 +30,7 @@ fn leaf(
     sans: &[String],
     common_name: &str,
     ca: &Ca,
-) -> Result<(rcgen::Certificate, KeyPair), SimError> {
+) -> Result<(rcgen::Certificate, KeyPair), rcgen::Error> {
     let key = KeyPair::generate()?;
     let mut leaf = CertificateParams::new(sans.to_vec())?;
     leaf.distinguished_name
@@ -45,26 +45,30 @@ fn leaf(
 }
 
 /// A serving certificate and its key (both PEM) for `sans`, signed by `ca`.
-pub fn issue(sans: &[String], ca: &Ca) -> Result<(String, String), SimError> {
+pub fn issue(sans: &[String], ca: &Ca) -> Result<(String, String), rcgen::Error> {
     let common_name = sans.first().map(String::as_str).unwrap_or("tether-sim");
     let (cert, key) = leaf(sans, common_name, ca)?;
     Ok((cert.pem(), key.serialize_pem()))
 }
 
-/// A fresh CA and a serving certificate for `sans` (DNS names or IP addresses).
-pub fn generate(sans: &[String]) -> Result<Pki, SimError> {
+/// A fresh self-signed CA named `common_name`: its certificate and the issuer.
+pub fn new_ca(common_name: &str) -> Result<(rcgen::Certificate, Ca), rcgen::Error> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "tether-sim-ca");
+    ca.distinguished_name.push(DnType::CommonName, common_name);
     ca.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
     let ca_cert = ca.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca, ca_key);
+    Ok((ca_cert, Issuer::new(ca, ca_key)))
+}
+
+/// A fresh CA and a serving certificate for `sans` (DNS names or IP addresses).
+pub fn generate(sans: &[String]) -> Result<Pki, SimError> {
+    let (ca_cert, issuer) = new_ca("tether-sim-ca")?;
     let (cert, key) = leaf(sans, "kube-apiserver", &issuer)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)

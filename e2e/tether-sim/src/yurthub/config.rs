@@ -1,7 +1,7 @@
 //! How to run the double, with yurthub v1.7.0's defaults
 //! (`cmd/yurthub/app/options/options.go:93-130`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +10,9 @@ use super::Upstream;
 /// Where pods reach yurthub: the `hub-dummy0` address and the secure proxy port
 /// (`options.go:40`, `pkg/yurthub/util/util.go:86`).
 pub const DEFAULT_LISTEN: &str = "169.254.2.1:10268";
+
+/// The address of yurthub's `hub-dummy0` interface (`options.go:40`).
+pub const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(169, 254, 2, 1));
 
 /// yurthub's plain-HTTP proxy port on the same address (`util.go:84`, `config.go:422-432`).
 pub const DEFAULT_HTTP_LISTEN: &str = "169.254.2.1:10261";
@@ -22,6 +25,17 @@ pub struct ServingCert {
     pub cert_pem: String,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key_pem: String,
+}
+
+impl ServingCert {
+    /// A fresh self-signed CA and a serving certificate it signed for `sans` (DNS names or
+    /// IP addresses): `(CA PEM, certificate)`, for when no cluster CA signs one. Clients
+    /// then trust the returned CA.
+    pub fn self_signed(sans: &[String]) -> Result<(String, Self), rcgen::Error> {
+        let (ca_cert, ca) = crate::apiserver::tls::new_ca("tether-sim-yurthub-ca")?;
+        let (cert_pem, key_pem) = crate::apiserver::tls::issue(sans, &ca)?;
+        Ok((ca_cert.pem(), Self { cert_pem, key_pem }))
+    }
 }
 
 impl std::fmt::Debug for ServingCert {
@@ -96,7 +110,7 @@ impl YurthubConfig {
             node_name: node_name.into(),
             upstream,
             serving,
-            listen: SocketAddr::from(([169, 254, 2, 1], 10268)),
+            listen: SocketAddr::new(DEFAULT_LISTEN_IP, 10268),
             http_listen: None,
             cache_dir: cache_dir.into(),
             cache_agents: Vec::new(),

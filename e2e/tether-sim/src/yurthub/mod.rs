@@ -43,7 +43,9 @@ mod watches;
 use std::sync::Arc;
 
 pub use cache_agents::built_in_cache_agents;
-pub use config::{DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, ProbeConfig, ServingCert, YurthubConfig};
+pub use config::{
+    DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, DEFAULT_LISTEN_IP, ProbeConfig, ServingCert, YurthubConfig,
+};
 pub use handle::Yurthub;
 pub use upstream::Upstream;
 
