@@ -35,8 +35,8 @@ async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(
         (cam1.profile(), cam1.source()),
         (Some("camera"), Some("live"))
     );
-    // Two more pods the node learns about before the cut; their sandboxes start after it,
-    // as when containerd recreates sandboxes on a disconnected node.
+    // Two more pods the node runs before the cut; while it is cut off, their sandboxes are
+    // recreated (attempt + 1), as kubelet replaces a dead sandbox on a disconnected node.
     let uid2 = cluster
         .create_pod("edge-1", &PodSpec::labelled("cam-2", "app", "camera"))
         .await
@@ -96,7 +96,7 @@ async fn an_edge_node_serves_profiles_while_cut_off_and_converges_after(
         Duration::from_secs(5),
     )
     .await;
-    // A new sandbox for cam-1 (the old one stays; a runtime may recreate a sandbox any time).
+    // A new sandbox for cam-1 (attempt + 1; kubelet may replace a sandbox any time).
     let again = cluster
         .add_sandbox("edge-1", "default", "cam-1", &cam1_uid(&cluster).await)
         .await

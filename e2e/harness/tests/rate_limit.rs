@@ -80,15 +80,21 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
         .unwrap();
     let generation = create_profile(&admin, "camera", camera_spec()).await;
 
-    // The pods are scheduled at once; kubelet starts their sandboxes as fast as it can.
-    let mut uids = Vec::new();
-    for i in 0..PODS {
-        let spec = PodSpec::labelled(&format!("cam-{i}"), "app", "camera");
-        uids.push((
-            spec.name.clone(),
-            cluster.create_pod("edge-1", &spec).await.unwrap(),
-        ));
-    }
+    // The pods are scheduled at once; the node's kubelet runs their sandboxes through CRI
+    // as fast as it can, and each ADD asks the agent, which learns the pods through the
+    // limited API.
+    let attached: Vec<_> = futures::stream::iter(0..PODS)
+        .map(|i| {
+            let cluster = &cluster;
+            async move {
+                let spec = PodSpec::labelled(&format!("cam-{i}"), "app", "camera");
+                cluster.add_pod("edge-1", &spec).await
+            }
+        })
+        .buffer_unordered(PODS)
+        .try_collect()
+        .await
+        .unwrap();
     await_status(
         &cluster,
         "camera",
@@ -98,12 +104,6 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
         Duration::from_secs(60),
     )
     .await;
-    let attached: Vec<_> = futures::stream::iter(uids.iter())
-        .map(|(name, uid)| cluster.add_sandbox("edge-1", "default", name, uid))
-        .buffer_unordered(8)
-        .try_collect()
-        .await
-        .unwrap();
     assert_eq!(attached.len(), PODS);
     for pod in &attached {
         assert_eq!(
