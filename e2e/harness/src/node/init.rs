@@ -3,9 +3,11 @@
 //!
 //! 1. the host fixes containerd needs in a container ([`super::host`]);
 //! 2. kindnet's conflist from its template ([`super::kindnet`]);
-//! 3. the DaemonSet's init steps from [`INIT_CONFIG`] (`tether-agent install-cni`);
+//! 3. the DaemonSet pod's init steps from [`INIT_CONFIG`] (`before`, none today);
 //! 4. containerd, then the node's local images imported into it (`ctr images import`);
-//! 5. the kubelet double (`tether-node kubelet`) and the agent (the `run` of [`INIT_CONFIG`]).
+//! 5. the pod's sidecars (`tether-agent install-cni --watch`), each started and its check
+//!    run until it passes, as kubelet runs a native sidecar's startup probe;
+//! 6. the kubelet double (`tether-node kubelet`) and the agent (the `run` of [`INIT_CONFIG`]).
 //!
 //! Any of those processes that exits is started again, as systemd and kubelet would; on
 //! SIGTERM each is stopped, the last started first. As PID 1 it also reaps what is
@@ -33,17 +35,32 @@ const CONTAINERD_WAIT: Duration = Duration::from_secs(60);
 /// How long a process may take to stop after SIGTERM before it gets SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// How long a sidecar's check may take to pass.
+const SIDECAR_WAIT: Duration = Duration::from_secs(60);
+
 /// The init's steps, from [`INIT_CONFIG`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitConfig {
     /// Commands run once, in order, before the agent; any failure stops the node.
     pub before: Vec<Vec<String>>,
+    /// Processes kept running beside the agent, started before it.
+    pub sidecars: Vec<Sidecar>,
     /// The supervised command.
     pub run: Vec<String>,
 }
 
+/// A process kept running beside the agent, as a native sidecar container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sidecar {
+    /// Its command.
+    pub run: Vec<String>,
+    /// A command that succeeds once it has done its start-up work (its startup probe).
+    pub check: Option<Vec<String>>,
+}
+
 impl InitConfig {
-    /// Reads `{"before": [[argv...]...], "run": [argv...]}`.
+    /// Reads `{"before": [[argv...]...], "sidecars": [{"run": [argv...], "check": [argv...]}],
+    /// "run": [argv...]}`.
     pub fn parse(json: &[u8]) -> anyhow::Result<Self> {
         let value: Value = serde_json::from_slice(json)?;
         let argv = |v: &Value| -> anyhow::Result<Vec<String>> {
@@ -63,8 +80,25 @@ impl InitConfig {
             None => Vec::new(),
             Some(_) => bail!("\"before\" is not an array"),
         };
+        let sidecars = match value.get("sidecars") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|s| {
+                    Ok(Sidecar {
+                        run: argv(s.get("run").context("a sidecar has no \"run\" command")?)?,
+                        check: s.get("check").map(argv).transpose()?,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            None => Vec::new(),
+            Some(_) => bail!("\"sidecars\" is not an array"),
+        };
         let run = argv(value.get("run").context("no \"run\" command")?)?;
-        Ok(InitConfig { before, run })
+        Ok(InitConfig {
+            before,
+            sidecars,
+            run,
+        })
     }
 }
 
@@ -88,7 +122,7 @@ fn run_step(argv: &[String]) -> anyhow::Result<()> {
 
 /// A process init keeps running.
 struct Service {
-    name: &'static str,
+    name: String,
     argv: Vec<String>,
     pid: Option<u32>,
     restarts: u32,
@@ -96,9 +130,9 @@ struct Service {
 }
 
 impl Service {
-    fn new(name: &'static str, argv: Vec<String>) -> Service {
+    fn new(name: impl Into<String>, argv: Vec<String>) -> Service {
         Service {
-            name,
+            name: name.into(),
             argv,
             pid: None,
             restarts: 0,
@@ -162,6 +196,14 @@ pub fn run() -> anyhow::Result<()> {
         "import".into(),
         IMAGES_ARCHIVE.into(),
     ])?;
+    for (index, sidecar) in config.sidecars.iter().enumerate() {
+        let mut service = Service::new(format!("sidecar-{index}"), sidecar.run.clone());
+        service.start()?;
+        services.push(service);
+        if let Some(check) = &sidecar.check {
+            await_check(check, SIDECAR_WAIT)?;
+        }
+    }
     let mut kubelet = Service::new("kubelet", vec!["tether-node".into(), "kubelet".into()]);
     kubelet.start()?;
     services.push(kubelet);
@@ -169,6 +211,29 @@ pub fn run() -> anyhow::Result<()> {
     agent.start()?;
     services.push(agent);
     supervise(&mut services, &stop)
+}
+
+/// Runs `check` until it succeeds, as kubelet runs a startup probe.
+fn await_check(check: &[String], within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let out = command(check)
+            .output()
+            .with_context(|| format!("running {}", check.join(" ")))?;
+        if out.status.success() {
+            println!("tether-node: {} passed", check.join(" "));
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} still fails after {within:?}: {}",
+                check.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        // A probe's period: what it checks gives no other sign.
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits until something listens on `socket`.
@@ -294,9 +359,16 @@ mod tests {
     #[test]
     fn init_config_parses_and_rejects_nonsense() {
         let config = InitConfig::parse(
-            br#"{"before": [["/bin/install", "--x"]], "run": ["/bin/agent", "run"]}"#,
+            br#"{"before": [["/bin/install", "--x"]], "sidecars": [{"run": ["/bin/w"], "check": ["/bin/c"]}], "run": ["/bin/agent", "run"]}"#,
         )
         .unwrap();
+        assert_eq!(
+            config.sidecars,
+            vec![Sidecar {
+                run: vec!["/bin/w".to_string()],
+                check: Some(vec!["/bin/c".to_string()]),
+            }]
+        );
         assert_eq!(
             config.before,
             vec![vec!["/bin/install".to_string(), "--x".to_string()]]
@@ -310,6 +382,8 @@ mod tests {
             br#"{"run": []}"#,
             br#"{"run": [1]}"#,
             br#"{"run": ["a"], "before": "x"}"#,
+            br#"{"run": ["a"], "sidecars": [{"check": ["c"]}]}"#,
+            br#"{"run": ["a"], "sidecars": {}}"#,
             b"nope",
         ] {
             assert!(

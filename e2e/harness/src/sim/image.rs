@@ -83,11 +83,26 @@ pub fn primary_conflist() -> serde_json::Value {
     })
 }
 
-/// What init runs: install-cni as the DaemonSet's init container, then the agent.
+/// What init runs as the DaemonSet's pod (deploy/daemonset.yaml): install-cni as a native
+/// sidecar that keeps tether chained (`--watch`), started once `--check` passes, then the
+/// agent.
 pub fn init_config() -> serde_json::Value {
     let agent = format!("{TETHER_BUNDLE_DIR}/tether-agent");
+    let dirs = [
+        "--source-dir",
+        TETHER_BUNDLE_DIR,
+        "--cni-bin-dir",
+        CNI_BIN_DIR,
+        "--cni-conf-dir",
+        CNI_CONF_DIR,
+    ];
+    let install = |mode: &str| {
+        let mut argv = vec![agent.clone(), "install-cni".into(), mode.into()];
+        argv.extend(dirs.iter().map(|d| d.to_string()));
+        argv
+    };
     json!({
-        "before": [[agent, "install-cni", "--source-dir", TETHER_BUNDLE_DIR, "--cni-bin-dir", CNI_BIN_DIR, "--cni-conf-dir", CNI_CONF_DIR]],
+        "sidecars": [{"run": install("--watch"), "check": install("--check")}],
         "run": [agent, "run", "--state-dir", STATE_DIR]
     })
 }
