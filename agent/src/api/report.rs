@@ -90,14 +90,15 @@ pub fn status_confirmed(sent: &NodeStatus, answer: &NetworkProfile) -> bool {
 }
 
 /// What an error answer to a write means. A 409 to an Event create is the API server saying
-/// it has the Event (its name is deterministic): confirmed. A 400 while the agent is not sure
-/// it talks to the API server may be yurthub refusing (an agent not configured as a cache
-/// agent): retried, not dropped. Other 4xx but 429 are final; 429, 5xx (yurthub's 502 between
-/// a cut and its switch) and transport errors are retried.
+/// it has the Event (its name is deterministic): confirmed. Any other 4xx while the agent is
+/// not sure it talks to the API server may be yurthub's local proxy (400: not a cache agent,
+/// "can not cache for"; 404: nothing cached for the object): retried, not dropped. Once the
+/// API server is proven to answer, other 4xx but 429 are final; 429, 5xx (yurthub's 502
+/// between a cut and its switch) and transport errors are always retried.
 pub fn judge_error(e: &kube::Error, event: bool, upstream: Upstream) -> Outcome {
     match e {
         kube::Error::Api(s) if s.code == 409 && event => Outcome::Confirmed,
-        kube::Error::Api(s) if s.code == 400 && upstream != Upstream::ApiServer => {
+        kube::Error::Api(s) if (400..500).contains(&s.code) && upstream != Upstream::ApiServer => {
             Outcome::Retry(e.to_string())
         }
         kube::Error::Api(s) if (400..500).contains(&s.code) && s.code != 429 => {

@@ -3,16 +3,21 @@
 //! the answers prove ([`Upstream`], kept in the store because it decides answers' `source`):
 //!
 //! - proof of the API server: a write confirmed ([`crate::api::report`]), a watch event or
-//!   bookmark ([`crate::api::watches`]), `/version` answered 200 or 429;
+//!   bookmark ([`crate::api::watches`]), `GET /api` answered 200 or 429;
 //! - signs of yurthub's cache: a write acknowledged but not applied, a watch silent until its
-//!   timeout, `/version` refused with 400 (yurthub's local proxy serves no discovery);
-//! - signs of a dead link: `/version` failing to connect or answered 5xx (yurthub's 502
+//!   timeout, `GET /api` refused with 400 (yurthub's local proxy serves no non-resource
+//!   request);
+//! - signs of a dead link: `GET /api` failing to connect or answered 5xx (yurthub's 502
 //!   between a cut and its switch to the cache).
 //!
+//! The probe is `GET /api`, the core group's discovery document, not `/version`: yurthub
+//! answers `/version` itself, from the cloud while healthy and from a saved copy offline
+//! (`nonresourcerequest/nonresource.go`), so a 200 there proves nothing.
+//!
 //! The [`Monitor`] records each verdict, logs and counts the changes
-//! (`tether_agent_upstream{state}`), and probes `GET /version`: at start, when a watch fails or
-//! goes silent, when a delivery fails, and every 1–4 s while the upstream is not the API server,
-//! so that the way back is noticed within seconds and the outbox retries at once.
+//! (`tether_agent_upstream{state}`), and probes: at start, when a watch fails or goes silent,
+//! when a delivery fails, and every 1–4 s while the upstream is not the API server, so that the
+//! way back is noticed within seconds and the outbox retries at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +34,7 @@ use crate::state::store::Store;
 /// Probe intervals while cut off (yurthub switches back 10–20 s after the link returns). While
 /// cut off the probe is answered by yurthub on the node, not by the cloud.
 const PROBE_CUT_OFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(4));
-/// Probe intervals while the probe cannot tell (e.g. `/version` answers 404).
+/// Probe intervals while the probe cannot tell (e.g. `/api` answers 404).
 const PROBE_UNKNOWN: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
 
 /// Records verdicts about the upstream and probes it.
@@ -40,7 +45,11 @@ pub struct Monitor {
     probe: Notify,
 }
 
-/// What a `/version` answer says about the upstream; `None` when it cannot tell.
+/// The probe's path: the core group's discovery document, which every authenticated user may
+/// read (bootstrap ClusterRole `system:discovery`) and yurthub serves only from the cloud.
+pub const PROBE_PATH: &str = "/api";
+
+/// What an answer to [`PROBE_PATH`] says about the upstream; `None` when it cannot tell.
 pub fn judge_probe<T>(result: &Result<T, kube::Error>) -> Option<Upstream> {
     match result {
         Ok(_) => Some(Upstream::ApiServer),
@@ -127,7 +136,7 @@ impl Monitor {
         self.store.upstream()
     }
 
-    /// Asks for a `/version` probe now (a watch failed, a delivery failed).
+    /// Asks for a probe now (a watch failed, a delivery failed).
     pub fn request_probe(&self) {
         self.probe.notify_one();
     }
@@ -145,20 +154,23 @@ impl Monitor {
         );
     }
 
-    /// Probes `GET /version` at start and whenever asked, and keeps probing while the upstream
-    /// is not known to be the API server. Runs until `stopped` turns true.
+    /// Probes `GET /api` at start and whenever asked, and keeps probing while the upstream is
+    /// not known to be the API server. Runs until `stopped` turns true.
     pub async fn run(self: Arc<Self>, client: Client, mut stopped: watch::Receiver<bool>) {
         let mut cut_off = Backoff::new(PROBE_CUT_OFF.0, PROBE_CUT_OFF.1);
         let mut unknown = Backoff::new(PROBE_UNKNOWN.0, PROBE_UNKNOWN.1);
         loop {
-            let result = client.apiserver_version().await;
+            let result = match http::Request::get(PROBE_PATH).body(Vec::new()) {
+                Ok(request) => client.request_text(request).await,
+                Err(e) => Err(kube::Error::HttpError(e)),
+            };
             match judge_probe(&result) {
                 Some(verdict) => {
-                    self.record(verdict, "GET /version");
+                    self.record(verdict, "GET /api");
                 }
                 None => {
                     if let Err(e) = &result {
-                        tracing::debug!(error = %e, "GET /version tells nothing about the upstream");
+                        tracing::debug!(error = %e, "GET /api tells nothing about the upstream");
                     }
                 }
             }

@@ -52,12 +52,12 @@ pub enum Upstream {
     /// Nothing proven either way yet in this process.
     #[default]
     Unknown,
-    /// The API server: a write was confirmed, a watch delivered an event or bookmark, or
-    /// `/version` answered 200.
+    /// The API server: a write was confirmed, a watch delivered an event or bookmark, or the
+    /// probe `GET /api` answered 200.
     ApiServer,
     /// yurthub's cache: a write was acknowledged without being applied, a watch stayed silent
-    /// until its timeout, or yurthub refused `/version` (400: "not supported when cluster is
-    /// unhealthy").
+    /// until its timeout, or yurthub refused the probe `GET /api` (400: its local proxy serves
+    /// no non-resource request).
     YurthubCache,
     /// Round-trips fail: connection errors, or 5xx (yurthub answers 502 between a cut and its
     /// switch to the cache).

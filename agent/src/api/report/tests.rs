@@ -115,9 +115,10 @@ async fn events_are_created_once_and_a_conflict_counts_as_delivered() {
 }
 
 #[tokio::test]
-async fn a_deleted_profile_drops_the_write() {
+async fn a_deleted_profile_drops_the_write_once_the_api_server_is_known_to_answer() {
     let (client, mut api) = mock_client(Counter::default());
     let sink = sink(client);
+    sink.monitor.observe(Upstream::ApiServer, "test");
     let send = tokio::spawn(async move { sink.deliver(&status_write()).await });
     let (_, reply) = api.next_request().await.unwrap();
     reply.send_response(respond(404, serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "gone"})));

@@ -1,4 +1,4 @@
-//! What each `/version` answer says, what a verdict changes (the store, the metric, the
+//! What each answer to the probe (`GET /api`) says, what a verdict changes (the store, the metric, the
 //! outbox's backoff), and the probe's schedule against a mock API server.
 
 use prometheus_client::metrics::counter::Counter;
@@ -17,7 +17,7 @@ fn api_error(code: u16) -> Result<(), kube::Error> {
 }
 
 #[test]
-fn version_answers_tell_the_api_server_from_yurthubs_cache_and_a_dead_link() {
+fn probe_answers_tell_the_api_server_from_yurthubs_cache_and_a_dead_link() {
     assert_eq!(
         judge_probe(&Ok::<(), kube::Error>(())),
         Some(Upstream::ApiServer)
@@ -92,10 +92,10 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(m.clone().run(client, stopped));
     let (req, send) = api.next_request().await.unwrap();
-    assert_eq!(req.uri().path(), "/version");
+    assert_eq!(req.uri().path(), "/api");
     // yurthub's local proxy refuses non-resource requests while the cloud is unhealthy.
     send.send_response(respond(400, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 400, "reason": "BadRequest",
-        "message": "request(GET /version) is not supported when cluster is unhealthy"})));
+        "message": "local proxy does not support request(GET /api)"})));
     let t0 = Instant::now();
     let (_, send) = api.next_request().await.unwrap();
     assert_eq!(store.upstream(), Upstream::YurthubCache);
@@ -113,7 +113,10 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
         "502 with an empty body"
     );
     assert_eq!(Instant::now() - t0, Duration::from_secs(3));
-    send.send_response(respond(200, json!({"major": "1", "minor": "34", "gitVersion": "v1.34.0", "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "", "compiler": "", "platform": ""})));
+    send.send_response(respond(
+        200,
+        json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+    ));
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert_eq!(store.upstream(), Upstream::ApiServer);
     assert!(
@@ -124,7 +127,7 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
     );
     m.request_probe();
     let (req, _send) = api.next_request().await.unwrap();
-    assert_eq!(req.uri().path(), "/version", "until asked");
+    assert_eq!(req.uri().path(), "/api", "until asked");
     stop.send(true).unwrap();
     task.abort();
 }
