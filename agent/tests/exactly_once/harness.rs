@@ -1,7 +1,8 @@
 //! What `exactly_once.rs` drives: `tether-sim`'s API double loaded with `deploy/` and a small
-//! cluster, the real `tether-agent` binary (started, SIGKILLed, restarted), ADDs over its
-//! socket as `tether-cni` sends them, a seeded random source, and the checks on the API's
-//! Events and the double's audit log.
+//! cluster, optionally an edge node's yurthub double reaching it through a link the test can
+//! cut, the real `tether-agent` binary (started, SIGKILLed, restarted), ADDs over its socket as
+//! `tether-cni` sends them, a seeded random source, and the checks on the API's Events and the
+//! double's audit log.
 
 // Test support: failing loudly is what a panic in a test helper is for.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -21,6 +22,8 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 use tether_sim::apiserver::{ApiServer, AuditEvent, SimConfig};
+use tether_sim::link::Link;
+use tether_sim::yurthub::{self, ServingCert, Upstream, Yurthub, YurthubConfig};
 
 /// The node of these tests.
 pub const NODE: &str = "edge-1";
@@ -188,6 +191,12 @@ impl Cluster {
         } else {
             let _ = api.delete("cam-hi", &Default::default()).await;
         }
+    }
+
+    /// The agent's ServiceAccount token bound to `edge-1`.
+    pub fn agent_token(&self) -> String {
+        self.server
+            .mint_service_account_token_on_node("tether-system", "tether-agent", NODE)
     }
 
     /// The agent's Events, by (pod, pod uid, profile, generation): how many of each.
@@ -387,4 +396,79 @@ pub fn log_tail(dir: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(dir.join("agent.log")).unwrap_or_default();
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// An edge node's way to the cloud: a yurthub double (probing every second) whose upstream goes
+/// through a link the test cuts, and the agent's kubeconfig pointing at the double.
+pub struct EdgeNode {
+    pub link: Link,
+    pub hub: Yurthub,
+    pub agent_kubeconfig: PathBuf,
+}
+
+impl EdgeNode {
+    /// Starts the link and the double in this runtime; its cache and the kubeconfig go to `dir`.
+    pub async fn start(cluster: &Cluster, dir: &Path) -> Self {
+        let api = &cluster.server;
+        let link = Link::start(api.addr()).await.unwrap();
+        let upstream = api.kubeconfig_for(&format!("https://{}", link.addr()), api.admin_token());
+        let (cert_pem, key_pem) = api.issue_serving_cert(&["127.0.0.1", "localhost"]).unwrap();
+        let mut config = YurthubConfig::new(
+            NODE,
+            Upstream::from_kubeconfig(&upstream).await.unwrap(),
+            ServingCert { cert_pem, key_pem },
+            dir.join("yurthub-cache"),
+        );
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.probe.interval = Duration::from_secs(1);
+        // What deploy/openyurt-values.yaml's cacheAgents does on a real node.
+        config.cache_agents = vec!["tether-agent".into()];
+        let hub = yurthub::start(config).await.unwrap();
+        let agent_kubeconfig = dir.join("agent-via-yurthub.kubeconfig");
+        // The double's serving certificate is signed by the cluster CA, as real yurthub's is.
+        std::fs::write(
+            &agent_kubeconfig,
+            api.kubeconfig_for(&hub.url(), &cluster.agent_token()),
+        )
+        .unwrap();
+        Self {
+            link,
+            hub,
+            agent_kubeconfig,
+        }
+    }
+}
+
+/// The checks every variant ends with: each answered key has exactly one Event, the audit log
+/// has one 201 per Event, only 201 and 409, and at most one 409 per kill.
+pub async fn check_exactly_once(
+    cluster: &Cluster,
+    answered: &std::collections::BTreeSet<(String, String, String, i64)>,
+    kills: usize,
+) -> (usize, BTreeMap<u16, usize>) {
+    let events = cluster.agent_events().await;
+    let creates = cluster.event_creates();
+    let created = creates.get(&201).copied().unwrap_or(0);
+    let conflicts = creates.get(&409).copied().unwrap_or(0);
+    let duplicated: Vec<_> = events.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(duplicated.is_empty(), "Events not unique: {duplicated:?}");
+    let missing: Vec<_> = answered
+        .iter()
+        .filter(|k| !events.contains_key(*k))
+        .collect();
+    assert!(missing.is_empty(), "answered, never reported: {missing:?}");
+    assert_eq!(
+        created,
+        events.len(),
+        "exactly one 201 create per Event: {creates:?}"
+    );
+    assert!(
+        conflicts <= kills,
+        "{conflicts} creates answered 409 for {kills} kills: Events re-sent that were known to be delivered"
+    );
+    assert!(
+        creates.keys().all(|code| [201, 409].contains(code)),
+        "{creates:?}"
+    );
+    (events.len(), creates)
 }
