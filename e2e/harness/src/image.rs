@@ -113,7 +113,7 @@ fn copy(from: &Path, root: &Path, to: &Path, strip: bool) -> anyhow::Result<()> 
 
 fn missing(path: &Path) -> anyhow::Error {
     anyhow::anyhow!(
-        "{} is missing (install containernetworking-plugins, iproute2, iptables and binutils, and build the workspace)",
+        "{} is missing (install containernetworking-plugins, containerd, runc, iproute2, iptables and binutils, and build the workspace)",
         path.display()
     )
 }

@@ -107,6 +107,29 @@ fn the_sim_demo_comes_up_is_cut_off_and_goes_away() {
     for pod in ["camera-1", "camera-2", "web-1"] {
         assert!(pods.contains(&format!("pod/{pod}")), "{pods}");
     }
+    // The node's kubelet reported each pod: Running, with its IP and node.
+    let status = demo.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName}{\"\\n\"}{end}",
+    ]);
+    for (pod, node) in [
+        ("camera-1", "edge-1"),
+        ("web-1", "edge-1"),
+        ("camera-2", "edge-2"),
+    ] {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(&format!("{pod} ")))
+            .unwrap_or_else(|| panic!("{pod} missing: {status}"));
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(fields.len(), 4, "{line}");
+        assert_eq!((fields[1], fields[3]), ("Running", node), "{line}");
+        assert!(fields[2].parse::<std::net::IpAddr>().is_ok(), "{line}");
+    }
     let log = std::fs::read_to_string(demo.dir.path().join("log")).unwrap();
     assert!(
         log.contains("pod default/camera-1 on edge-1: profile camera, source live"),
