@@ -37,6 +37,26 @@ pub fn build() -> anyhow::Result<Binaries> {
     cmd.args([
         "build", "--quiet", "-p", "agent", "-p", "cni", "-p", "e2e", "--bins",
     ]);
+    // What cargo sets for the running test (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …) would
+    // reach this build's build scripts' fingerprints (ring's reruns on them), so every test
+    // run would rebuild ring and what depends on it, twice: drop them.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_the_test = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_"]
+            .iter()
+            .any(|p| key.starts_with(p))
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref());
+        if set_for_the_test {
+            cmd.env_remove(key.as_ref());
+        }
+    }
     if dir.file_name().is_some_and(|p| p == "release") {
         cmd.arg("--release");
     }
