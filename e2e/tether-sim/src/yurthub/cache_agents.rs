@@ -221,7 +221,6 @@ pub async fn sync_at_start(hub: &Arc<Hub>, timeout: Duration) {
     {
         hub.agents.update(&agents_of(&items), "the cache");
     }
-    let watch_api: Api<ConfigMap> = Api::namespaced(hub.clients.identity.clone(), NAMESPACE);
     let task_hub = hub.clone();
     hub.spawn(async move {
         let hub = task_hub;
@@ -238,7 +237,7 @@ pub async fn sync_at_start(hub: &Arc<Hub>, timeout: Duration) {
                     }
                 },
             };
-            rv = watch(&hub, &watch_api, &from).await;
+            rv = watch(&hub, &api, &from).await;
             if rv.is_none() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

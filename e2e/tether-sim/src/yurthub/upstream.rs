@@ -16,6 +16,9 @@ use kube::config::{AuthInfo, KubeConfigOptions, Kubeconfig};
 
 use super::YurthubError;
 
+/// The User-Agent of yurthub's own requests (client-go's default names the binary).
+pub const USER_AGENT: &str = "yurthub/v1.7.0-tether-sim";
+
 /// Where the cloud is and who yurthub is there.
 #[derive(Clone, Debug)]
 pub struct Upstream {
@@ -30,7 +33,8 @@ pub(super) struct Clients {
     pub identity: kube::Client,
     /// No credentials, no timeout: forwards requests carrying the client's bearer token.
     pub bearer: kube::Client,
-    /// yurthub's own identity with the probe timeout: the lease probe and the ConfigMap.
+    /// yurthub's own identity and User-Agent, connecting within the probe timeout: the lease
+    /// probe (each call bounded by the timeout), `/version`, the ConfigMap.
     pub direct: kube::Client,
 }
 
@@ -147,9 +151,12 @@ impl Upstream {
         let bearer = build(bearer)?;
         let mut direct = self.config.clone();
         direct.connect_timeout = Some(probe_timeout);
-        direct.read_timeout = Some(probe_timeout);
+        direct.read_timeout = None;
         direct.write_timeout = Some(probe_timeout);
-        direct.reset_reader_on_write = true;
+        direct.headers.push((
+            hyper::header::USER_AGENT,
+            hyper::header::HeaderValue::from_static(USER_AGENT),
+        ));
         let direct = build(direct)?;
         Ok(Clients {
             identity,
