@@ -2,10 +2,10 @@
 //! `kube-node-lease/<node>` itself, and that renewal is the probe
 //! (`pkg/yurthub/healthchecker/cloudapiserver/{health_checker,prober,node_lease}.go`).
 //!
-//! - The first probe runs before yurthub serves and decides at once (`prober.go:72,130-153`).
+//! - The first probe runs before yurthub serves and decides at once (`prober.go:72,130-162`).
 //! - Then one probe every interval (`health_checker.go:119-139`); one failure makes the
 //!   cloud unhealthy, `healthy_threshold` (2) successes in a row make it healthy again
-//!   (`prober.go:130-162`), so the way back takes one to two intervals.
+//!   (`prober.go:130-162`), so the way back takes two probes.
 //! - A probe updates the Lease up to `failed_retry` (3) times, re-reading it on a conflict;
 //!   failing that, it reads (or creates) the Lease with backoff 200, 400, 800 ms and updates
 //!   it once more (`node_lease.go:63-134`). Every request has the probe timeout (2 s).
