@@ -15,6 +15,8 @@ pub struct Binaries {
     pub cni: PathBuf,
     /// `tether-node`.
     pub node: PathBuf,
+    /// `tether-sim`, whose yurthub double runs on every sim node.
+    pub sim: PathBuf,
 }
 
 /// The profile directory (`target/debug`, `target/release`) of the running test binary.
@@ -29,13 +31,24 @@ fn profile_dir() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// Builds (a no-op when fresh) and locates `tether-agent`, `tether-cni` and `tether-node`.
+/// Builds (a no-op when fresh) and locates `tether-agent`, `tether-cni`, `tether-node` and
+/// `tether-sim`.
 pub fn build() -> anyhow::Result<Binaries> {
     let dir = profile_dir()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.args([
-        "build", "--quiet", "-p", "agent", "-p", "cni", "-p", "e2e", "--bins",
+        "build",
+        "--quiet",
+        "-p",
+        "agent",
+        "-p",
+        "cni",
+        "-p",
+        "e2e",
+        "-p",
+        "tether-sim",
+        "--bins",
     ]);
     // What cargo sets for the running test (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …) would
     // reach this build's build scripts' fingerprints (ring's reruns on them), so every test
@@ -73,8 +86,9 @@ pub fn build() -> anyhow::Result<Binaries> {
         agent: dir.join("tether-agent"),
         cni: dir.join("tether-cni"),
         node: dir.join("tether-node"),
+        sim: dir.join("tether-sim"),
     };
-    for bin in [&bins.agent, &bins.cni, &bins.node] {
+    for bin in [&bins.agent, &bins.cni, &bins.node, &bins.sim] {
         if !bin.is_file() {
             bail!("{} was not built", bin.display());
         }

@@ -221,6 +221,7 @@ mod tests {
             agent: "/b/tether-agent".into(),
             cni: "/b/tether-cni".into(),
             node: "/b/tether-node".into(),
+            sim: "/b/tether-sim".into(),
         };
         let spec = spec(&bins, Path::new("/s/tether-cni"));
         let to = |from: &str| {

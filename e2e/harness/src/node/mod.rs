@@ -24,6 +24,21 @@ pub mod init;
 pub mod kindnet;
 pub mod kubelet;
 
+/// yurthub's address on the node, where OpenYurt's `masterservice` filter points pods'
+/// `default/kubernetes` (DESIGN.md); real yurthub puts it on its `hub-dummy0` interface.
+pub const YURTHUB_IP: &str = "169.254.2.1";
+/// yurthub's HTTPS port.
+pub const YURTHUB_PORT: u16 = 10268;
+/// yurthub's serving certificate, signed by the cluster CA (so pods' `ca.crt` trusts it).
+pub const YURTHUB_CERT: &str = "/etc/kubernetes/yurthub.crt";
+/// Its key.
+pub const YURTHUB_KEY: &str = "/etc/kubernetes/yurthub.key";
+/// yurthub's disk cache.
+pub const YURTHUB_CACHE_DIR: &str = "/var/lib/yurthub/cache";
+/// How often the sim's yurthub probes the cloud: v1.7.0's 10 s is shortened (the double's
+/// `--probe-interval`) so a scenario's reconnect converges in seconds.
+pub const YURTHUB_PROBE_INTERVAL: &str = "1s";
+
 /// The node's CNI configuration directory.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
 /// The node's CNI binary directory.

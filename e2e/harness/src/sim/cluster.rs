@@ -38,9 +38,10 @@ const POD_DEADLINE: Duration = Duration::from_secs(120);
 /// Group of every node's kubelet identity (`system:node:<name>`).
 const NODES_GROUP: &str = "system:nodes";
 
-/// What the kubelet doubles may do. A real API server lets a kubelet at its own node's
-/// pods with the Node authorizer; the double has RBAC only, so this role is bound to every
-/// node (any node may touch any pod: a known difference).
+/// What the kubelet doubles, and the yurthub doubles with the same node identity, may do. A
+/// real API server lets a kubelet at its own node's pods and Lease with the Node authorizer;
+/// the double has RBAC only, so this role is bound to every node (any node may touch any pod:
+/// a known difference). yurthub renews `kube-node-lease/<node>` and reads `yurt-hub-cfg`.
 fn kubelet_rbac() -> [Value; 2] {
     [
         json!({
@@ -51,6 +52,8 @@ fn kubelet_rbac() -> [Value; 2] {
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
                 {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "patch", "update"]},
                 {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "patch"]},
+                {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
             ],
         }),
         json!({
@@ -61,6 +64,27 @@ fn kubelet_rbac() -> [Value; 2] {
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": NODES_GROUP}],
         }),
     ]
+}
+
+/// ConfigMap `kube-system/yurt-hub-cfg` as chart `yurthub` renders it from
+/// deploy/openyurt-values.yaml (`cacheAgents` → key `cache_agents`): the one source of the
+/// cache agents for sim and kind.
+fn yurthub_config() -> anyhow::Result<Value> {
+    let values = testkit::repo::deploy_file_documents("openyurt-values.yaml")?;
+    let agents = values
+        .first()
+        .and_then(|v| v["cacheAgents"].as_str())
+        .context("deploy/openyurt-values.yaml has no cacheAgents")?;
+    Ok(json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "yurt-hub-cfg",
+            "namespace": "kube-system",
+            "labels": {"openyurt.io/configmap-name": "yurt-hub-cfg"},
+        },
+        "data": {"cache_agents": agents},
+    }))
 }
 
 /// A running sim cluster.
@@ -170,6 +194,9 @@ impl SimCluster {
                 .load_object(doc)
                 .context("granting the kubelet doubles their rights")?;
         }
+        server
+            .load_object(yurthub_config()?)
+            .context("creating yurthub's ConfigMap kube-system/yurt-hub-cfg")?;
         cluster.admin = client_for(&server.admin_kubeconfig()).await?;
         let nodes: Api<Node> = Api::all(cluster.admin.clone());
         for node in &spec.nodes {
@@ -215,6 +242,10 @@ impl SimCluster {
                 IpAddr::V6(ip) => format!("https://[{ip}]:{}", api.1),
             };
             let kubelet_kubeconfig = cluster.server().kubeconfig_for(&api_url, &kubelet_token);
+            let (yurthub_cert, yurthub_key) = cluster
+                .server()
+                .issue_serving_cert(&[crate::node::YURTHUB_IP])
+                .context("issuing yurthub's serving certificate")?;
             let started = EdgeNode::start(NodeSetup {
                 name: &node.name,
                 image: &image,
@@ -224,6 +255,7 @@ impl SimCluster {
                 token: &token,
                 ca_pem: &ca,
                 kubelet_kubeconfig: &kubelet_kubeconfig,
+                yurthub_tls: (&yurthub_cert, &yurthub_key),
                 dir: &dir,
                 qps: spec.agent_qps,
                 burst: spec.agent_burst,

@@ -14,7 +14,9 @@ use crate::binaries::Binaries;
 use crate::image::{self, ArchiveSpec, Entry, ImageSpec};
 use crate::node::{
     APP_IMAGE, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_SOCKET, IMAGES_ARCHIVE,
-    INIT_CONFIG, PAUSE_IMAGE, POD_LOG_DIR, TETHER_BUNDLE_DIR, kindnet,
+    INIT_CONFIG, KUBELET_KUBECONFIG, PAUSE_IMAGE, POD_LOG_DIR, TETHER_BUNDLE_DIR,
+    YURTHUB_CACHE_DIR, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT, YURTHUB_PROBE_INTERVAL,
+    kindnet,
 };
 
 /// Repository of the node image.
@@ -101,8 +103,35 @@ pub fn init_config() -> serde_json::Value {
         argv.extend(dirs.iter().map(|d| d.to_string()));
         argv
     };
+    let listen = format!("{YURTHUB_IP}:{YURTHUB_PORT}");
+    // yurthub in the node's API path, as OpenYurt's node-servant installs it: its address,
+    // then the double itself (`--node` from NODE_NAME), with the kubelet's identity for its
+    // lease probe, as yurthub uses the node's certificate. Real yurthub puts the address on a
+    // dummy interface; the hosts here have no `dummy` module, so it goes on the node's
+    // loopback, which is just as local to the node and as unaffected by a cut.
+    let address = format!("{YURTHUB_IP}/32");
+    let yurthub = vec![
+        "/usr/local/bin/tether-sim".to_string(),
+        "yurthub".into(),
+        "--kubeconfig".into(),
+        KUBELET_KUBECONFIG.into(),
+        "--listen".into(),
+        listen,
+        "--cache-dir".into(),
+        YURTHUB_CACHE_DIR.into(),
+        "--tls-cert".into(),
+        YURTHUB_CERT.into(),
+        "--tls-key".into(),
+        YURTHUB_KEY.into(),
+        "--probe-interval".into(),
+        YURTHUB_PROBE_INTERVAL.into(),
+    ];
     json!({
-        "sidecars": [{"run": install("--watch"), "check": install("--check")}],
+        "before": [["ip", "addr", "add", &address, "dev", "lo"]],
+        "sidecars": [
+            {"run": yurthub},
+            {"run": install("--watch"), "check": install("--check")},
+        ],
         "run": [agent, "run", "--state-dir", STATE_DIR]
     })
 }
@@ -122,6 +151,7 @@ pub fn spec(bins: &Binaries, archives: &Path) -> anyhow::Result<ImageSpec> {
         Entry::binary(&bins.agent, format!("{TETHER_BUNDLE_DIR}/tether-agent")),
         Entry::binary(&bins.cni, format!("{TETHER_BUNDLE_DIR}/tether-cni")),
         Entry::binary(&bins.node, "/usr/local/bin/tether-node"),
+        Entry::binary(&bins.sim, "/usr/local/bin/tether-sim"),
         Entry::copy("/usr/sbin/ip", "/usr/sbin/ip"),
         // kernel reads are the same argv on sim and kind (testkit::kernel): cat reads /proc/sys
         Entry::copy("/usr/bin/cat", "/usr/bin/cat"),

@@ -18,7 +18,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use crate::backend::Cut;
 use crate::cleanup::{OWNER_LABEL, owner_label};
 use crate::docker;
-use crate::node::KUBELET_KUBECONFIG;
+use crate::node::{KUBELET_KUBECONFIG, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT};
 
 /// Where a pod finds its ServiceAccount credentials.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -41,8 +41,10 @@ pub struct NodeSetup<'a> {
     pub token: &'a str,
     /// CA that signed the API server's certificate.
     pub ca_pem: &'a str,
-    /// The kubelet double's kubeconfig (API address and its node credentials).
+    /// The kubelet double's kubeconfig (API address and its node credentials); yurthub's too.
     pub kubelet_kubeconfig: &'a str,
+    /// yurthub's serving certificate and key (PEM), signed by the cluster CA.
+    pub yurthub_tls: (&'a str, &'a str),
     /// Host directory for this node's files.
     pub dir: &'a Path,
     /// Client-side rate limit of the agent.
@@ -80,6 +82,16 @@ impl EdgeNode {
         let kubelet_conf = kubelet_dir.join("kubelet.conf");
         std::fs::write(&kubelet_conf, setup.kubelet_kubeconfig)
             .with_context(|| format!("writing {}", kubelet_conf.display()))?;
+        for (path, pem) in [
+            (YURTHUB_CERT, setup.yurthub_tls.0),
+            (YURTHUB_KEY, setup.yurthub_tls.1),
+        ] {
+            let name = Path::new(path)
+                .file_name()
+                .context("a yurthub file has no name")?;
+            let file = kubelet_dir.join(name);
+            std::fs::write(&file, pem).with_context(|| format!("writing {}", file.display()))?;
+        }
         let kubelet_conf_dir = Path::new(KUBELET_KUBECONFIG)
             .parent()
             .context("kubelet kubeconfig path has no directory")?
@@ -113,8 +125,9 @@ impl EdgeNode {
                 kubelet_conf_dir,
             ))
             .with_env_var("NODE_NAME", setup.name)
-            .with_env_var("KUBERNETES_SERVICE_HOST", setup.api.0.to_string())
-            .with_env_var("KUBERNETES_SERVICE_PORT", setup.api.1.to_string())
+            // The agent's in-cluster config reaches yurthub, as on an OpenYurt edge node.
+            .with_env_var("KUBERNETES_SERVICE_HOST", YURTHUB_IP)
+            .with_env_var("KUBERNETES_SERVICE_PORT", YURTHUB_PORT.to_string())
             .with_env_var("TETHER_QPS", setup.qps.to_string())
             .with_env_var("TETHER_BURST", setup.burst.to_string())
             .with_env_var("TETHER_METRICS_ADDR", "0.0.0.0:9464")

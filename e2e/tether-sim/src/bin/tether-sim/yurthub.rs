@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     kubeconfig: PathBuf,
     /// The node this yurthub runs on (its Lease is kube-node-lease/<node>).
-    #[arg(long)]
+    #[arg(long, env = "NODE_NAME")]
     node: String,
     /// HTTPS address (HTTP/1.1 only, as yurthub disables HTTP/2); port 0 picks a free one.
     #[arg(long, default_value = yurthub::DEFAULT_LISTEN)]
