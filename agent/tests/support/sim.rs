@@ -24,22 +24,7 @@ pub const FIELD_MANAGER: &str = "tether-agent/edge-1";
 
 /// The objects of `deploy/`, in the order of `kustomization.yaml`'s `resources`.
 pub fn deploy_documents() -> Vec<Value> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-    let read = |file: &str| -> Vec<Value> {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        serde_saphyr::from_str_multiple::<Value, Vec<Value>>(&text)
-            .unwrap_or_else(|e| panic!("deploy/{file}: {e}"))
-            .into_iter()
-            .filter(|d| !d.is_null())
-            .collect()
-    };
-    let kustomization = read("kustomization.yaml").remove(0);
-    kustomization["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| read(f.as_str().unwrap()))
-        .collect()
+    testkit::repo::deploy_documents().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `(apiGroup, resource or resource/subresource, verb)` of every rule of the agent's
