@@ -46,6 +46,8 @@ const SYSCTL_VALUE_PATTERN: &str = r"^[0-9]+([ \t][0-9]+)*$";
     status = "NetworkProfileStatus",
     printcolumn = r#"{"name":"Priority","type":"integer","jsonPath":".spec.priority"}"#,
     printcolumn = r#"{"name":"MTU","type":"integer","jsonPath":".spec.mtu"}"#,
+    printcolumn = r#"{"name":"Pods","type":"integer","jsonPath":".status.matchedPods"}"#,
+    printcolumn = r#"{"name":"Nodes","type":"integer","jsonPath":".status.nodesReporting"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -99,13 +101,32 @@ pub struct BandwidthSpec {
     pub egress_burst: Option<String>,
 }
 
-/// Observed state: one entry per node, each written only by that node's agent.
+/// Observed state: one entry per node, each written only by that node's agent, and a summary
+/// of the entries for `kubectl get` (a printer column shows one JSONPath result, not a sum).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct NetworkProfileStatus {
     /// Per-node entries, a list-map keyed by `nodeName`.
     #[serde(default)]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["nodeName"]))]
     pub nodes: Vec<NodeStatus>,
+    /// The entries summed up, kept by the agents.
+    #[serde(flatten)]
+    pub summary: StatusSummary,
+}
+
+/// What `status.nodes` adds up to. Advisory: any agent rewrites it, best effort, after its own
+/// entry is applied, so it is right once the last writer's correction has landed.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSummary {
+    /// Summary kept by the agents: the `matchedPods` of every entry of `nodes`, added up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub matched_pods: Option<u32>,
+    /// Summary kept by the agents: how many entries `nodes` has (nodes reporting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub nodes_reporting: Option<u32>,
 }
 
 /// What one node's agent observed for a profile.

@@ -32,4 +32,38 @@ fn crd_schema_carries_ranges_list_map_and_cel() {
     let nodes = &props["status"]["properties"]["nodes"];
     assert_eq!(nodes["x-kubernetes-list-type"], "map");
     assert_eq!(nodes["x-kubernetes-list-map-keys"][0], "nodeName");
+    for summary in ["matchedPods", "nodesReporting"] {
+        let field = &props["status"]["properties"][summary];
+        assert_eq!(field["type"], "integer", "{summary}");
+        assert_eq!(field["minimum"].as_f64(), Some(0.0), "{summary}");
+    }
+}
+
+/// `kubectl get networkprofiles`: the API server prints the first result of each JSONPath, so
+/// the totals are the summary fields, never `.status.nodes[*]`.
+#[test]
+fn printer_columns_are_priority_mtu_pods_nodes_age() {
+    let crd = serde_json::to_value(NetworkProfile::crd()).unwrap();
+    let columns: Vec<(&str, &str, &str)> = crd["spec"]["versions"][0]["additionalPrinterColumns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["jsonPath"].as_str().unwrap(),
+                c["type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("Priority", ".spec.priority", "integer"),
+            ("MTU", ".spec.mtu", "integer"),
+            ("Pods", ".status.matchedPods", "integer"),
+            ("Nodes", ".status.nodesReporting", "integer"),
+            ("Age", ".metadata.creationTimestamp", "date"),
+        ]
+    );
 }
