@@ -68,6 +68,7 @@ pub fn with_status(
             matched_pods: matched,
             observed_generation: generation,
         }],
+        ..Default::default()
     });
     p
 }
