@@ -41,6 +41,9 @@ pub struct Metrics {
     pub writes_confirmed: Family<Label, Counter>,
     /// Writes answered 2xx without proof they were applied (yurthub's cache), by kind.
     pub writes_unconfirmed: Family<Label, Counter>,
+    /// Best-effort corrections of a profile's status summary, by result (written, unconfirmed,
+    /// conflict, failed); never queued, never retried.
+    pub status_summaries: Family<Label, Counter>,
     /// What answers the agent's API requests: 1 for the current state, 0 for the others.
     pub upstream: Family<Label, Gauge>,
     /// Watches that reached their timeout without a single event or bookmark, by resource.
@@ -69,6 +72,7 @@ impl Default for Metrics {
             outbox_journal_errors: Counter::default(),
             writes_confirmed: Family::default(),
             writes_unconfirmed: Family::default(),
+            status_summaries: Family::default(),
             upstream: Family::default(),
             watches_silent: Family::default(),
             profiles_rejected: Gauge::default(),
@@ -144,6 +148,11 @@ impl Default for Metrics {
             "writes_unconfirmed",
             "Writes acknowledged without proof they were applied (yurthub's cache), by kind",
             m.writes_unconfirmed.clone(),
+        );
+        registry.register(
+            "status_summaries",
+            "Best-effort corrections of a NetworkProfile's status summary (matchedPods, nodesReporting), by result",
+            m.status_summaries.clone(),
         );
         registry.register(
             "upstream",

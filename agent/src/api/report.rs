@@ -3,7 +3,10 @@
 //! manager `tether-agent/<node>`, so agents never overwrite each other's entries. A write
 //! counts as delivered only when the answer proves the API server applied it
 //! ([`event_confirmed`], [`status_confirmed`]): behind yurthub, a cut-off node's writes are
-//! answered 201/200 from its cache and never forwarded.
+//! answered 201/200 from its cache and never forwarded. After a confirmed status apply, the
+//! profile's summary for `kubectl get` is corrected if it needs to be ([`summary`]).
+
+pub mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +70,8 @@ pub struct KubeSink {
     pub node: String,
     /// Told what each answer proves about the upstream.
     pub monitor: Arc<Monitor>,
+    /// Counts the status summary corrections.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Whether the answer to an Event create proves the API server stored it: what it stores
@@ -119,6 +124,35 @@ impl KubeSink {
             Outcome::Refused(_) => {}
         }
         outcome
+    }
+
+    /// Best effort, once: a failure leaves the summary to the next writer; the status apply
+    /// was delivered whatever happens here.
+    async fn correct_summary(&self, profile: &str, answer: &NetworkProfile) {
+        let Some(correction) = summary::correction(answer) else {
+            return;
+        };
+        let params = PatchParams {
+            field_manager: Some(field_manager(&self.node)),
+            ..Default::default()
+        };
+        let patch = correction.patch();
+        let written = Api::<NetworkProfile>::all(self.client.clone())
+            .patch_status(profile, &params, &Patch::Merge(&patch))
+            .await;
+        let result = summary::result(&correction.summary, &written);
+        self.metrics
+            .status_summaries
+            .get_or_create(&[("result", result)])
+            .inc();
+        match written {
+            Err(e) => {
+                tracing::debug!(%profile, error = %e, result, "status summary not corrected")
+            }
+            Ok(_) => {
+                tracing::debug!(%profile, result, summary = ?correction.summary, "status summary corrected")
+            }
+        }
     }
 }
 
@@ -175,7 +209,10 @@ impl Sink for KubeSink {
                     .patch_status(profile, &params, &Patch::Apply(&patch))
                     .await
                 {
-                    Ok(answer) if status_confirmed(status, &answer) => Outcome::Confirmed,
+                    Ok(answer) if status_confirmed(status, &answer) => {
+                        self.correct_summary(profile, &answer).await;
+                        Outcome::Confirmed
+                    }
                     Ok(_) => Outcome::Unconfirmed(format!(
                         "status apply to {profile} answered with an object without this node's entry as sent (yurthub's stale cached object)"
                     )),

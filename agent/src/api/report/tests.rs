@@ -1,6 +1,7 @@
 //! What the agent sends for each outbox write, checked request by request against a mock API
 //! server (the status apply, the Event create), and what each answer proves: a real answer,
-//! yurthub's offline echo of a create, its stale object for an apply, 409, 400, 502.
+//! yurthub's offline echo of a create, its stale object for an apply, 409, 400, 502; and the
+//! summary correction that follows a confirmed apply when the answer's summary is wrong.
 
 use cni::protocol::{ProfileRef, Source};
 use prometheus_client::metrics::counter::Counter;
@@ -22,11 +23,23 @@ fn status_write() -> Write {
 
 fn sink(client: Client) -> KubeSink {
     let store = Store::new("edge-1");
+    let metrics = Arc::new(Metrics::default());
     KubeSink {
         client,
         node: "edge-1".into(),
-        monitor: Monitor::new(store, Arc::new(Metrics::default()), None),
+        monitor: Monitor::new(store, metrics.clone(), None),
+        metrics,
     }
+}
+
+async fn body_of(req: http::Request<kube::client::Body>) -> Value {
+    serde_json::from_slice(
+        &http_body_util::BodyExt::collect(req.into_body())
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap()
 }
 
 fn request() -> AddRequest {
@@ -70,8 +83,119 @@ async fn status_is_server_side_applied_with_the_nodes_field_manager_and_only_its
     );
     assert!(body.get("spec").is_none(), "the agent owns no spec field");
     reply.send_response(respond(200, serde_json::json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "cam", "uid": "x", "resourceVersion": "7"}, "spec": {},
-        "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": 1, "observedGeneration": 4}, {"nodeName": "edge-1", "matchedPods": 2, "observedGeneration": 4}]}})));
+        "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": 1, "observedGeneration": 4}, {"nodeName": "edge-1", "matchedPods": 2, "observedGeneration": 4}],
+                   "matchedPods": 3, "nodesReporting": 2}})));
     assert_eq!(send.await.unwrap(), Outcome::Confirmed);
+    assert!(
+        api.next_request().await.is_none(),
+        "the summary was right: nothing more is sent"
+    );
+}
+
+/// The answer to a confirmed apply whose summary is stale: edge-2's entry came after the last
+/// correction.
+fn applied_with_stale_summary() -> Value {
+    serde_json::json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile", "metadata": {"name": "cam", "uid": "x", "resourceVersion": "7"}, "spec": {},
+        "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": 3, "observedGeneration": 4}, {"nodeName": "edge-1", "matchedPods": 2, "observedGeneration": 4}],
+                   "matchedPods": 2, "nodesReporting": 1}})
+}
+
+fn summaries(metrics: &Metrics, result: &'static str) -> u64 {
+    metrics
+        .status_summaries
+        .get_or_create(&[("result", result)])
+        .get()
+}
+
+#[tokio::test]
+async fn a_stale_summary_is_corrected_once_by_a_merge_patch_conditional_on_the_answer() {
+    let (client, mut api) = mock_client(Counter::default());
+    let sink = sink(client);
+    let metrics = sink.metrics.clone();
+    let send = tokio::spawn(async move { sink.deliver(&status_write()).await });
+    let (_, reply) = api.next_request().await.unwrap();
+    reply.send_response(respond(200, applied_with_stale_summary()));
+
+    let (req, reply) = api.next_request().await.unwrap();
+    assert_eq!(req.method(), "PATCH");
+    assert_eq!(
+        req.uri().path(),
+        "/apis/tether.dev/v1alpha1/networkprofiles/cam/status"
+    );
+    let query = req.uri().query().unwrap();
+    assert!(
+        query.contains("fieldManager=tether-agent%2Fedge-1"),
+        "{query}"
+    );
+    assert_eq!(
+        req.headers()["content-type"],
+        "application/merge-patch+json"
+    );
+    assert_eq!(
+        req.headers()["user-agent"],
+        crate::api::client::USER_AGENT_VALUE
+    );
+    assert_eq!(
+        body_of(req).await,
+        serde_json::json!({"metadata": {"resourceVersion": "7"}, "status": {"matchedPods": 5, "nodesReporting": 2}}),
+        "the two fields and the precondition, never the list"
+    );
+    let mut corrected = applied_with_stale_summary();
+    corrected["metadata"]["resourceVersion"] = "8".into();
+    corrected["status"]["matchedPods"] = 5.into();
+    corrected["status"]["nodesReporting"] = 2.into();
+    reply.send_response(respond(200, corrected));
+    assert_eq!(send.await.unwrap(), Outcome::Confirmed);
+    assert_eq!(summaries(&metrics, "written"), 1);
+    assert!(api.next_request().await.is_none(), "sent once");
+}
+
+#[tokio::test]
+async fn a_refused_correction_is_dropped_and_counted_and_the_apply_stays_delivered() {
+    for (code, result) in [(409, "conflict"), (500, "failed")] {
+        let (client, mut api) = mock_client(Counter::default());
+        let sink = sink(client);
+        let metrics = sink.metrics.clone();
+        let send = tokio::spawn(async move { sink.deliver(&status_write()).await });
+        let (_, reply) = api.next_request().await.unwrap();
+        reply.send_response(respond(200, applied_with_stale_summary()));
+        let (req, reply) = api.next_request().await.unwrap();
+        assert_eq!(
+            req.headers()["content-type"],
+            "application/merge-patch+json"
+        );
+        reply.send_response(respond(code, serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": code, "message": "the object has been modified"})));
+        assert_eq!(
+            send.await.unwrap(),
+            Outcome::Confirmed,
+            "{code}: the status entry was delivered all the same"
+        );
+        assert_eq!(summaries(&metrics, result), 1, "{code}");
+        assert_eq!(summaries(&metrics, "written"), 0, "{code}");
+        assert!(api.next_request().await.is_none(), "{code}: not retried");
+    }
+}
+
+#[tokio::test]
+async fn an_unconfirmed_apply_is_not_followed_by_a_correction() {
+    let (client, mut api) = mock_client(Counter::default());
+    let sink = sink(client);
+    let metrics = sink.metrics.clone();
+    let send = tokio::spawn(async move { sink.deliver(&status_write()).await });
+    let (_, reply) = api.next_request().await.unwrap();
+    // yurthub offline: the stale cached object, without this node's entry as sent.
+    let mut stale = applied_with_stale_summary();
+    stale["status"]["nodes"][1]["matchedPods"] = 1.into();
+    reply.send_response(respond(200, stale));
+    assert!(matches!(send.await.unwrap(), Outcome::Unconfirmed(_)));
+    assert!(api.next_request().await.is_none(), "nothing more is sent");
+    assert_eq!(
+        ["written", "unconfirmed", "conflict", "failed"]
+            .iter()
+            .map(|r| summaries(&metrics, r))
+            .sum::<u64>(),
+        0
+    );
 }
 
 #[tokio::test]
