@@ -200,6 +200,7 @@ async fn connect_and_watch(
         client: client.clone(),
         node,
         monitor: monitor.clone(),
+        metrics: metrics.clone(),
     };
     tokio::join!(
         monitor.clone().run(client.clone(), stopped.clone()),
