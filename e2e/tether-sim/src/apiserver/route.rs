@@ -16,8 +16,9 @@ use super::request::RequestInfo;
 use super::server::{Reply, attributes, header_str, read_body};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
+use super::table::TableRequest;
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, proto, review, table};
+use super::{discovery, openapi, proto, review};
 
 /// Admit, authorise and answer one request.
 pub async fn process(
@@ -130,23 +131,25 @@ fn resource(
         return Ok(Reply::Json(201, answer));
     }
     let sel = || crud::selectors(&rt, ri.q("labelSelector"), ri.q("fieldSelector"));
-    let table = accept.contains("as=Table");
+    let table = if accept.contains("as=Table") {
+        Some(TableRequest::new(st, &rt, ri.q("includeObject"))?)
+    } else {
+        None
+    };
     let out = match ri.verb.as_str() {
         "get" => {
             let o = crud::get(st, &rt, ns, &ri.name)?;
-            if table {
-                table::of_object(&o, ri.q("includeObject"))
-            } else {
-                o
+            match table {
+                Some(t) => t.of_object(&o),
+                None => o,
             }
         }
         "list" => {
             let limit = ri.q("limit").and_then(|l| l.parse().ok()).unwrap_or(0);
             let l = crud::list(st, &rt, ns, &sel()?, limit, ri.q("continue"))?;
-            if table {
-                table::of_list(&l, ri.q("includeObject"))
-            } else {
-                l
+            match table {
+                Some(t) => t.of_list(&l),
+                None => l,
             }
         }
         "watch" => {

@@ -14,6 +14,7 @@ use super::select::{FieldSelector, LabelSelector};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::store::{EventType, StoredEvent};
+use super::table::TableRequest;
 
 /// What a watch request asked for.
 pub struct WatchRequest {
@@ -32,7 +33,7 @@ pub struct WatchRequest {
     /// `timeoutSeconds`.
     pub timeout: Duration,
     /// Send objects as `meta.k8s.io/v1` Tables (what `kubectl get -w` asks for).
-    pub table: bool,
+    pub table: Option<TableRequest>,
 }
 
 impl WatchRequest {
@@ -67,8 +68,8 @@ impl WatchRequest {
 
     fn event(&self, kind: &str, mut obj: Value) -> Value {
         obj["apiVersion"] = json!(self.rt.api_version());
-        if self.table {
-            obj = super::table::of_object(&obj, None);
+        if let Some(table) = &self.table {
+            obj = table.of_watch_event(&obj);
         }
         json!({"type": kind, "object": obj})
     }
