@@ -1,8 +1,9 @@
 //! End to end on the binary against the API double (`tether-sim`, `support/sim.rs`), with
 //! `deploy/` applied: every request the agent sends is one the README's "API usage" table
 //! documents (path, exactly its selector, the User-Agent, server-side apply with the node's
-//! field manager) or the `/api` probe, the double's RBAC evaluated from `deploy/rbac.yaml`
-//! allows each of them, and the ClusterRole grants nothing the agent did not use.
+//! field manager, the summary correction's merge patch) or the `/api` probe, the double's RBAC
+//! evaluated from `deploy/rbac.yaml` allows each of them, and the ClusterRole grants nothing the
+//! agent did not use.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -27,13 +28,61 @@ fn add(agent: &Agent, request: &str) -> AddResponse {
     answer
 }
 
+/// Runs `f` with a client of the double's admin, on a runtime of its own.
+#[allow(clippy::unwrap_used)]
+fn as_admin<T>(cluster: &Cluster, f: impl AsyncFnOnce(kube::Client) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let kubeconfig =
+            kube::config::Kubeconfig::from_yaml(&cluster.server.admin_kubeconfig()).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        f(kube::Client::try_from(config).unwrap()).await
+    })
+}
+
+/// Writes edge-2's status entry of profile `camera` as edge-2's agent would store it (a
+/// server-side apply by `tether-agent/edge-2`), made by the admin so that the agent's
+/// ServiceAccount's requests in the audit log are edge-1's agent's only.
+#[allow(clippy::unwrap_used)]
+fn report_for_edge_2(cluster: &Cluster, matched_pods: u32, generation: i64) {
+    let api = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("tether.dev", "v1alpha1", "NetworkProfile"),
+        "networkprofiles",
+    );
+    as_admin(cluster, async |client| {
+        kube::Api::<kube::api::DynamicObject>::all_with(client, &api)
+            .patch_status(
+                "camera",
+                &kube::api::PatchParams::apply("tether-agent/edge-2"),
+                &kube::api::Patch::Apply(json!({
+                    "apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile",
+                    "metadata": {"name": "camera"},
+                    "status": {"nodes": [{"nodeName": "edge-2", "matchedPods": matched_pods, "observedGeneration": generation}]},
+                })),
+            )
+            .await
+            .unwrap();
+    });
+}
+
 /// What the agent does with a pod its profile selects: it watches, answers, applies its
-/// node's status entry and creates an Event; then its requests are compared with the README
-/// and with deploy/'s ClusterRole.
+/// node's status entry, corrects the profile's summary (edge-2 reported before it) and creates
+/// an Event; then its requests are compared with the README and with deploy/'s ClusterRole.
 #[test]
 fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start();
+    report_for_edge_2(&cluster, 3, 2);
+    assert_eq!(
+        cluster.profile()["status"],
+        json!({"nodes": [{"nodeName": "edge-2", "matchedPods": 3, "observedGeneration": 2}]}),
+        "edge-2's entry, and no summary yet"
+    );
     let agent = Agent::start(dir.path(), &cluster.agent_kubeconfig(dir.path()));
     let cam_1 = cluster.add_request("cam-1");
     wait_until(Duration::from_secs(20), || {
@@ -59,7 +108,8 @@ fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
     );
 
     // This node's status entry, by server-side apply: cam-1 and cam-2 match, elsewhere is
-    // on another node.
+    // on another node. edge-2's entry is left as it was, and the summary `kubectl get` prints
+    // (Pods, Nodes) is both entries added up: the agent's correction after its apply.
     let requests_and_profile = || {
         format!(
             "requests: {:#?}\nprofile: {:#}",
@@ -70,8 +120,15 @@ fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
     wait_until_or(
         Duration::from_secs(20),
         || {
-            cluster.profile()["status"]["nodes"]
-                == json!([{"nodeName": "edge-1", "matchedPods": 2, "observedGeneration": generation}])
+            cluster.profile()["status"]
+                == json!({
+                    "nodes": [
+                        {"nodeName": "edge-2", "matchedPods": 3, "observedGeneration": 2},
+                        {"nodeName": "edge-1", "matchedPods": 2, "observedGeneration": generation},
+                    ],
+                    "matchedPods": 5,
+                    "nodesReporting": 2,
+                })
         },
         requests_and_profile,
     );
@@ -86,17 +143,41 @@ fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
     assert_eq!(agent.terminate(), 0);
 
     let profile = cluster.profile();
-    let apply: Vec<&Value> = profile["metadata"]["managedFields"]
+    let managed: Vec<(&Value, &Value, &Value)> = profile["metadata"]["managedFields"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|m| m["manager"] == FIELD_MANAGER)
+        .map(|m| (&m["operation"], &m["subresource"], &m["fieldsV1"]))
         .collect();
-    assert_eq!(apply.len(), 1, "{profile:#}");
     assert_eq!(
-        (&apply[0]["operation"], &apply[0]["subresource"]),
-        (&json!("Apply"), &json!("status")),
-        "the status entry is server-side applied: {profile:#}"
+        managed,
+        [
+            (
+                &json!("Apply"),
+                &json!("status"),
+                &json!({"f:status": {"f:nodes": {"k:{\"nodeName\":\"edge-1\"}": {
+                    ".": {}, "f:matchedPods": {}, "f:nodeName": {}, "f:observedGeneration": {}}}}})
+            ),
+            (
+                &json!("Update"),
+                &json!("status"),
+                &json!({"f:status": {"f:matchedPods": {}, "f:nodesReporting": {}}})
+            ),
+        ],
+        "the status entry is server-side applied; the summary, and nothing else, is written by \
+         an update (the merge patch) under the same manager: {profile:#}"
+    );
+    let status_patches = cluster
+        .agent_requests()
+        .iter()
+        .filter(|e| e.verb == "patch" && e.subresource == "status")
+        .count();
+    assert_eq!(
+        status_patches,
+        2,
+        "one apply, one correction: {:#?}",
+        cluster.agent_requests()
     );
 
     let events = cluster.events();
@@ -169,6 +250,8 @@ fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
                     (None, None)
                 );
             }
+            // Both rows: the server-side apply of the node's entry and the summary correction's
+            // merge patch (told apart above, by the operation each left in managedFields).
             ("tether.dev", "networkprofiles", "patch") => {
                 assert_eq!(e.subresource, "status", "{e:?}");
                 assert_eq!(

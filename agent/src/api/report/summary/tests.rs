@@ -1,7 +1,7 @@
 //! The summary is the entries added up; a correction is due only when the answer disagrees, and
 //! carries the answer's `resourceVersion` and the two fields, never the list.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 use crate::profile::crd::NetworkProfileStatus;
@@ -14,7 +14,7 @@ fn entry(node: &str, matched_pods: u32) -> NodeStatus {
     }
 }
 
-fn answer(status: serde_json::Value, resource_version: Option<&str>) -> NetworkProfile {
+fn answer(status: Value, resource_version: Option<&str>) -> NetworkProfile {
     let mut p: NetworkProfile = serde_json::from_value(json!({
         "apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile",
         "metadata": {"name": "cam"}, "spec": {}, "status": status,
