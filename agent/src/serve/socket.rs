@@ -2,7 +2,10 @@
 //!
 //! One request per connection (the plugin sends `Connection: close`), only from peers with the
 //! required uid (SO_PEERCRED), a bounded body, a deadline per connection and a bounded number
-//! of connections served at once. Malformed requests get a 4xx JSON error and change nothing.
+//! of connections open at once, where a newcomer takes the place of the oldest connection
+//! still reading its request (`admission.rs`): stalled callers cannot lock the plugin out.
+//! Malformed requests get a 4xx JSON error, hyper's own parse errors too (`parser_answers.rs`),
+//! and change nothing.
 
 use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
@@ -18,14 +21,21 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::metrics::Metrics;
 use crate::state::outbox::Outbox;
 use crate::state::store::Store;
+
+mod admission;
+mod parser_answers;
+
+use admission::{Admission, Admitted, Slot, Ticket};
+use parser_answers::ParserAnswers;
 
 /// Largest request body accepted; an AddRequest is a few hundred bytes.
 pub const MAX_BODY: usize = 16 * 1024;
@@ -37,7 +47,9 @@ pub struct ServerConfig {
     pub pod_wait: Duration,
     /// Deadline for a whole connection: reading the request and writing the answer.
     pub connection_timeout: Duration,
-    /// Connections served at once.
+    /// Connections open at once. At the limit, a new connection takes the place of the oldest
+    /// one still reading its request (closed unanswered); when all are being answered, it
+    /// waits for the first to finish.
     pub max_connections: usize,
     /// The only peer uid served (SO_PEERCRED); others are dropped unanswered. The agent passes
     /// root's, 0: tether-cni runs as root, exec'd by the container runtime.
@@ -66,14 +78,10 @@ pub async fn serve(
     events: Option<Arc<Outbox>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let admission = Admission::new(config.max_connections);
     let config = Arc::new(config);
     let mut tasks = JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.wait_for(|s| *s) => break,
-        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.wait_for(|s| *s) => break,
@@ -87,16 +95,25 @@ pub async fn serve(
                 continue;
             }
         };
+        // Accepting first, then finding a place: a full table never keeps a newcomer out
+        // while a stalled connection holds a place.
+        let ticket = tokio::select! {
+            admitted = admission.admit() => match admitted {
+                Admitted::Free(ticket) => ticket,
+                Admitted::Shed(ticket) => {
+                    tracing::debug!("socket connections at the limit: closed the oldest one still reading its request");
+                    ticket
+                }
+            },
+            _ = shutdown.wait_for(|s| *s) => break,
+        };
         let ctx = Ctx {
             store: store.clone(),
             config: config.clone(),
             metrics: metrics.clone(),
             events: events.clone(),
         };
-        tasks.spawn(async move {
-            handle_connection(stream, Arc::new(ctx)).await;
-            drop(permit);
-        });
+        tasks.spawn(handle_connection(stream, Arc::new(ctx), ticket));
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
@@ -110,7 +127,9 @@ struct Ctx {
     events: Option<Arc<Outbox>>,
 }
 
-async fn handle_connection(stream: UnixStream, ctx: Arc<Ctx>) {
+/// Serves one connection; its place in the table is freed when `ticket` drops, on every way
+/// out (answer, deadline, shedding, error, panic).
+async fn handle_connection(stream: UnixStream, ctx: Arc<Ctx>, ticket: Ticket) {
     let (config, metrics) = (&ctx.config, &ctx.metrics);
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == config.required_uid => {}
@@ -125,33 +144,79 @@ async fn handle_connection(stream: UnixStream, ctx: Arc<Ctx>) {
             return;
         }
     }
+    let slot = ticket.slot().clone();
     let service = {
-        let ctx = ctx.clone();
+        let (ctx, slot) = (ctx.clone(), slot.clone());
         service_fn(move |req| {
-            let ctx = ctx.clone();
-            async move { Ok::<_, Infallible>(route(req, &ctx).await) }
+            let (ctx, slot) = (ctx.clone(), slot.clone());
+            async move { Ok::<_, Infallible>(route(req, &ctx, &slot).await) }
         })
     };
+    let io = ParserAnswers::new(stream, slot.clone(), metrics.clone());
     let conn = http1::Builder::new()
         .keep_alive(false)
-        .serve_connection(TokioIo::new(stream), service);
-    match timeout(config.connection_timeout, conn).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(error = %e, "socket connection ended with an error"),
-        Err(_) => {
-            metrics.socket_timeouts.inc();
-            tracing::debug!("socket connection dropped at its deadline");
-        }
+        .serve_connection(TokioIo::new(io), service);
+    tokio::select! {
+        served = timeout(config.connection_timeout, conn) => match served {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "socket connection ended with an error"),
+            Err(_) => {
+                metrics.socket_timeouts.inc();
+                tracing::debug!("socket connection dropped at its deadline");
+            }
+        },
+        () = slot.shed() => tracing::debug!("socket connection closed unanswered for a newer one: its request was still incomplete"),
+    }
+    drop(ticket);
+}
+
+/// Counts an ADD in `tether_agent_socket_in_flight` for as long as it lives: every way out of
+/// a request (answer, error, deadline, disconnect, shedding, panic) drops it.
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn start(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
     }
 }
 
-async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Counts an answer in `tether_agent_socket_responses` under its status code.
+fn count_response(metrics: &Metrics, status: StatusCode) {
+    let code = match status.as_u16() {
+        200 => "200",
+        400 => "400",
+        404 => "404",
+        405 => "405",
+        413 => "413",
+        414 => "414",
+        431 => "431",
+        _ => "other",
+    };
+    metrics
+        .socket_responses
+        .get_or_create(&[("code", code)])
+        .inc();
+}
+
+async fn route(req: Request<Incoming>, ctx: &Ctx, slot: &Slot) -> Response<Full<Bytes>> {
+    slot.routed();
+    if (req.method(), req.uri().path()) != (&Method::POST, ADD_PATH) {
+        // Only an ADD reads a body; every other request is read whole once routed.
+        slot.answering();
+    }
     let response = match (req.method(), req.uri().path()) {
         (&Method::POST, ADD_PATH) => {
             let start = std::time::Instant::now();
-            ctx.metrics.socket_in_flight.inc();
-            let response = add(req, ctx).await;
-            ctx.metrics.socket_in_flight.dec();
+            let in_flight = InFlight::start(&ctx.metrics.socket_in_flight);
+            let response = add(req, ctx, slot).await;
+            drop(in_flight);
             ctx.metrics
                 .socket_answer_seconds
                 .observe(start.elapsed().as_secs_f64());
@@ -171,22 +236,11 @@ async fn route(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         (_, ADD_PATH | HEALTHZ_PATH) => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
         (_, path) => error(StatusCode::NOT_FOUND, &format!("no such path {path:?}")),
     };
-    let code = match response.status().as_u16() {
-        200 => "200",
-        400 => "400",
-        404 => "404",
-        405 => "405",
-        413 => "413",
-        _ => "other",
-    };
-    ctx.metrics
-        .socket_responses
-        .get_or_create(&[("code", code)])
-        .inc();
+    count_response(&ctx.metrics, response.status());
     response
 }
 
-async fn add(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
+async fn add(req: Request<Incoming>, ctx: &Ctx, slot: &Slot) -> Response<Full<Bytes>> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -207,6 +261,8 @@ async fn add(req: Request<Incoming>, ctx: &Ctx) -> Response<Full<Bytes>> {
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("reading body: {e}")),
     };
+    // Read whole: from here on the connection keeps its place whatever arrives.
+    slot.answering();
     let request: AddRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid AddRequest: {e}")),

@@ -13,6 +13,7 @@ use crate::test_support::{node, pod, profile};
 struct Running {
     _dir: tempfile::TempDir,
     path: PathBuf,
+    metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -44,17 +45,12 @@ fn start(store: Arc<Store>, config: ServerConfig) -> Running {
     let path = dir.path().join("run").join("agent.sock");
     let listener = bind(&path).unwrap();
     let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(serve(
-        listener,
-        store,
-        config,
-        Arc::new(Metrics::default()),
-        None,
-        rx,
-    ));
+    let metrics = Arc::new(Metrics::default());
+    let task = tokio::spawn(serve(listener, store, config, metrics.clone(), None, rx));
     Running {
         _dir: dir,
         path,
+        metrics,
         stop,
         task,
     }
@@ -241,31 +237,113 @@ async fn unknown_pod_gets_defaults_at_the_deadline_or_at_once_when_the_watch_is_
     assert_eq!(answer.source, Source::Default);
 }
 
+/// Whether the server has closed `s`: a non-blocking read sees the kernel's state now, EOF if
+/// closed, WouldBlock if still open.
+fn closed_now(s: &std::os::unix::net::UnixStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 16];
+    matches!(std::io::Read::read(&mut &*s, &mut buf), Ok(0))
+}
+
 #[tokio::test]
-async fn connections_beyond_the_limit_wait_for_a_slot() {
+async fn at_the_limit_a_new_caller_takes_the_place_of_the_oldest_stalled_one() {
     let srv = start(
         camera_store(),
         ServerConfig {
-            max_connections: 1,
+            max_connections: 2,
+            // Far beyond the test: only shedding can close the stalled connections in time.
+            connection_timeout: Duration::from_secs(3600),
             ..config()
         },
     );
-    let mut slow = UnixStream::connect(&srv.path).await.unwrap();
-    slow.write_all(b"POST /v1/cni/add HTTP/1.1\r\n")
-        .await
-        .unwrap();
-    // The only slot is held by the stalled connection until its deadline; the next query is
-    // answered only after that, so by then the stalled one must already be closed.
-    let (status, _) = post(&srv.path, ADD).await;
-    assert_eq!(status, 200);
-    // A non-blocking read sees the kernel's state now: EOF if closed, WouldBlock if still open.
-    let mut slow = slow.into_std().unwrap();
-    slow.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 16];
-    assert!(
-        matches!(std::io::Read::read(&mut slow, &mut buf), Ok(0)),
-        "the stalled connection was closed before the next was served"
+    let mut stalled = Vec::new();
+    for partial in [&b"POST /v1/cni/add HTTP/1.1\r\n"[..], b"POST /v1/cni/a"] {
+        let mut s = UnixStream::connect(&srv.path).await.unwrap();
+        s.write_all(partial).await.unwrap();
+        stalled.push(s);
+    }
+    let answered = timeout(Duration::from_secs(10), post(&srv.path, ADD)).await;
+    assert_eq!(
+        answered.map(|(status, _)| status),
+        Ok(200),
+        "answered at once, not after a stalled connection's deadline"
     );
+    let mut rest = Vec::new();
+    let oldest = timeout(Duration::from_secs(10), stalled[0].read_to_end(&mut rest)).await;
+    assert!(
+        matches!(oldest, Ok(Ok(0))),
+        "the oldest stalled one gave way, unanswered: {oldest:?}"
+    );
+    let newer = stalled.pop().unwrap().into_std().unwrap();
+    assert!(!closed_now(&newer), "only as many as needed give way");
+}
+
+#[tokio::test]
+async fn requests_cut_off_mid_body_are_no_longer_in_flight_once_closed() {
+    let srv = start(camera_store(), config());
+    let mut cut = Vec::new();
+    for _ in 0..5 {
+        let mut s = UnixStream::connect(&srv.path).await.unwrap();
+        s.write_all(b"POST /v1/cni/add HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        cut.push(s);
+    }
+    for mut s in cut {
+        let mut rest = Vec::new();
+        assert_eq!(
+            s.read_to_end(&mut rest).await.unwrap(),
+            0,
+            "closed at the deadline"
+        );
+    }
+    // The server closes the stream a moment before it drops the rest of the request's state.
+    timeout(Duration::from_secs(10), async {
+        while srv.metrics.socket_in_flight.get() != 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "in flight: {} after every request ended",
+            srv.metrics.socket_in_flight.get()
+        )
+    });
+}
+
+#[tokio::test]
+async fn requests_hyper_refuses_get_json_errors() {
+    let srv = start(camera_store(), config());
+    let long_uri = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(u16::MAX as usize));
+    let many_headers = format!(
+        "GET /v1/healthz HTTP/1.1\r\n{}\r\n",
+        (0..101)
+            .map(|n| format!("X-{n}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, want) in [
+        (long_uri.as_bytes(), 414),
+        (many_headers.as_bytes(), 431),
+        (&b"GET /v1/healthz HTTP/7.1\r\n\r\n"[..], 400),
+        (
+            b"POST /v1/cni/add HTTP/1.1\r\nContent-Length: ten\r\n\r\n",
+            400,
+        ),
+    ] {
+        let (status, body) = raw(&srv.path, request).await;
+        assert_eq!(status, want, "{body}");
+        assert!(serde_json::from_str::<ErrorBody>(&body).is_ok(), "{body}");
+    }
+    let rendered = srv.metrics.render();
+    for code in ["414", "431"] {
+        assert!(
+            rendered.contains(&format!(
+                "tether_agent_socket_responses_total{{code=\"{code}\"}} 1"
+            )),
+            "{rendered}"
+        );
+    }
 }
 
 #[tokio::test]
