@@ -147,6 +147,11 @@ async fn a_stale_summary_is_corrected_once_by_a_merge_patch_conditional_on_the_a
     reply.send_response(respond(200, corrected));
     assert_eq!(send.await.unwrap(), Outcome::Confirmed);
     assert_eq!(summaries(&metrics, "written"), 1);
+    let text = metrics.render();
+    assert!(
+        text.contains("tether_agent_status_summaries_total{result=\"written\"} 1"),
+        "{text}"
+    );
     assert!(api.next_request().await.is_none(), "sent once");
 }
 
