@@ -70,6 +70,33 @@ fn report_for_edge_2(cluster: &Cluster, matched_pods: u32, generation: i64) {
     });
 }
 
+/// The row `kubectl get networkprofiles` prints for `camera`: the cells of the API server's
+/// Table (name, then one per printer column of `deploy/crd.yaml`), Age left out.
+#[allow(clippy::unwrap_used)]
+fn printed_row(cluster: &Cluster) -> (Vec<String>, Vec<Value>) {
+    let table: Value = as_admin(cluster, async |client| {
+        let request = http::Request::get("/apis/tether.dev/v1alpha1/networkprofiles")
+            .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+            .body(Vec::new())
+            .unwrap();
+        client.request(request).await.unwrap()
+    });
+    let columns = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    let row = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cells"][0] == "camera")
+        .unwrap();
+    let cells = row["cells"].as_array().unwrap();
+    (columns, cells[..cells.len() - 1].to_vec())
+}
+
 /// What the agent does with a pod its profile selects: it watches, answers, applies its
 /// node's status entry, corrects the profile's summary (edge-2 reported before it) and creates
 /// an Event; then its requests are compared with the README and with deploy/'s ClusterRole.
@@ -131,6 +158,16 @@ fn every_request_is_documented_allowed_by_deploy_rbac_and_uses_all_of_it() {
                 })
         },
         requests_and_profile,
+    );
+    assert_eq!(
+        printed_row(&cluster),
+        (
+            ["Name", "Priority", "MTU", "Pods", "Nodes", "Age"]
+                .map(String::from)
+                .to_vec(),
+            vec![json!("camera"), json!(10), json!(1400), json!(5), json!(2)],
+        ),
+        "what kubectl get networkprofiles prints"
     );
     // The Event of the answer.
     let created = || {
