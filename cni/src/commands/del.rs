@@ -1,6 +1,9 @@
 //! DEL: replay what ADD recorded, without the agent; succeeds when everything is gone already.
+//! A record it cannot replay exactly (corrupt, of an unknown format or delegate version) never
+//! blocks it: the runtime could otherwise never remove the sandbox.
 
 use crate::config::NetConf;
+use crate::delegate::delegate_version;
 use crate::error::{CniError, Code};
 use crate::invocation::{Invocation, Target};
 use crate::spec::CniResult;
@@ -23,16 +26,15 @@ pub(super) fn del(
         }
         Err(e) => return Err(e),
     };
-    let version = super::recorded_version(&record)?;
     // DEL's prevResult is optional and only informative for bandwidth and tuning.
     let prev = conf
         .prev_result
         .clone()
-        .and_then(|p| CniResult::from_value(p).ok())
-        .map(|r| r.to_value(version));
+        .and_then(|p| CniResult::from_value(p).ok());
     super::replay_del(
         &super::runner(invocation, conf, target),
         &record,
+        delegate_version(conf.cni_version),
         prev.as_ref(),
     )?;
     state.remove(&target.container_id, &target.ifname)

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Map, json};
 
 use crate::config::NetConf;
-use crate::delegate::{BANDWIDTH, Delegate, Runner, TUNING};
+use crate::delegate::{BANDWIDTH, Delegate, Runner, TUNING, delegate_version};
 use crate::error::{CniError, Code};
 use crate::invocation::{Command, Invocation};
 use crate::spec::CniVersion;
@@ -44,7 +44,8 @@ pub(super) fn gc(invocation: &Invocation, conf: &NetConf) -> Result<(), CniError
                     cni_args: &record.cni_args,
                 };
                 // The attachment is gone for the runtime: undo what can be undone, forget it anyway.
-                if let Err(e) = super::replay_del(&runner, &record, None) {
+                let fallback = delegate_version(conf.cni_version);
+                if let Err(e) = super::replay_del(&runner, &record, fallback, None) {
                     eprintln!("tether: GC of {container_id}@{ifname}: {e}");
                 }
             }

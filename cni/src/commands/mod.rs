@@ -74,11 +74,39 @@ fn runner<'a>(invocation: &'a Invocation, conf: &'a NetConf, target: &'a Target)
     }
 }
 
-/// Runs DEL of a record's delegates in reverse ADD order, stopping at the first failure.
-fn replay_del(runner: &Runner<'_>, record: &Record, prev: Option<&Value>) -> Result<(), CniError> {
-    let version = recorded_version(record)?;
+/// Runs DEL of a record's delegates in reverse ADD order, with `prev` converted to the version
+/// they run at.
+///
+/// At the recorded version it stops at the first failure: the runtime retries DEL. A record
+/// whose version this build does not know (a newer tether-cni wrote it) can never be replayed
+/// at that version, and refusing would leave the sandbox undeletable forever: its delegates
+/// are run at `fallback` instead, as far as they go, each failure noted on stderr, and the
+/// caller forgets the record.
+fn replay_del(
+    runner: &Runner<'_>,
+    record: &Record,
+    fallback: CniVersion,
+    prev: Option<&CniResult>,
+) -> Result<(), CniError> {
+    let Ok(version) = recorded_version(record) else {
+        eprintln!(
+            "tether: {}@{} was recorded with delegateVersion {:?}, which this tether-cni does not know (a newer one wrote it?); undoing its delegates at {fallback} as far as they go, then forgetting it",
+            record.container_id, record.ifname, record.delegate_version
+        );
+        let prev = prev.map(|r| r.to_value(fallback));
+        for delegate in record.delegates.iter().rev() {
+            if let Err(e) = runner.run(Command::Del, fallback, delegate, prev.as_ref(), None) {
+                eprintln!(
+                    "tether: {} DEL at {fallback}: {e}; going on",
+                    delegate.plugin
+                );
+            }
+        }
+        return Ok(());
+    };
+    let prev = prev.map(|r| r.to_value(version));
     for delegate in record.delegates.iter().rev() {
-        runner.run(Command::Del, version, delegate, prev, None)?;
+        runner.run(Command::Del, version, delegate, prev.as_ref(), None)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod kernel;
 pub mod runtime;
+pub mod stand_in;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
