@@ -88,7 +88,8 @@ pub struct RunArgs {
     /// Deadline for reading a request and writing its answer on one socket connection.
     #[arg(long, env = "TETHER_CONNECTION_TIMEOUT_MS", default_value_t = 2000)]
     pub connection_timeout_ms: u64,
-    /// Socket connections served at once; more wait for a slot.
+    /// Socket connections open at once; at the limit a new one takes the place of the oldest
+    /// still reading its request.
     #[arg(long, env = "TETHER_MAX_CONNECTIONS", default_value_t = 128)]
     pub max_connections: usize,
     /// Writes (Events, status entries) kept in the outbox while the API server is unreachable.
