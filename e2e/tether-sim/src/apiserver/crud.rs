@@ -44,15 +44,28 @@ pub enum PatchKind {
 }
 
 impl PatchKind {
-    /// From a Content-Type.
-    pub fn from_content_type(ct: &str) -> ApiResult<Self> {
+    /// What a custom resource's PATCH accepts: no strategic merge patch, since there are no
+    /// Go struct tags to merge by (apiextensions-apiserver v0.34.1
+    /// `pkg/apiserver/customresource_handler.go:327-334`; CBOR only behind a feature gate).
+    pub const CUSTOM: [&str; 3] = [
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+    ];
+
+    /// From a Content-Type (parameters cut off, as the patch handler does), for `rt`.
+    /// A built-in route refuses others through go-restful's `Consumes` (apiserver v0.34.1
+    /// `pkg/endpoints/installer.go:893-907`); a custom resource in the patch handler
+    /// (`pkg/endpoints/handlers/patch.go:79-90`).
+    pub fn for_resource(ct: &str, rt: &ResourceType) -> ApiResult<Self> {
         let base = ct.split(';').next().unwrap_or_default().trim();
         Ok(match base {
             "application/merge-patch+json" => Self::Merge,
             "application/json-patch+json" => Self::Json,
-            "application/strategic-merge-patch+json" => Self::Strategic,
+            "application/strategic-merge-patch+json" if !rt.custom => Self::Strategic,
             "application/apply-patch+yaml" => Self::Apply,
-            other => return Err(ApiError::unsupported_media_type(other)),
+            _ if rt.custom => return Err(ApiError::unsupported_patch_type(&Self::CUSTOM)),
+            _ => return Err(ApiError::unsupported_route_media_type()),
         })
     }
 }

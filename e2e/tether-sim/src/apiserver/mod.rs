@@ -33,6 +33,7 @@ mod server;
 mod state;
 mod status;
 mod store;
+mod strategic;
 mod table;
 pub(crate) mod tls;
 mod validate;

@@ -116,7 +116,7 @@ pub fn modify(
             }
             Change::Patch(PatchKind::Strategic, p, _) => {
                 let mut b = base.clone();
-                patch::strategic_merge_patch(&mut b, p, rt);
+                patch::strategic_merge_patch(&mut b, p, rt)?;
                 b
             }
             Change::Patch(PatchKind::Json, p, _) => {

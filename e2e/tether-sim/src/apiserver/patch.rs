@@ -3,9 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
+use super::crud::PatchKind;
 use super::fields::{self, FieldSet, ListMaps};
 use super::resources::ResourceType;
 use super::status::{ApiError, ApiResult};
+use super::strategic::{self, Schema};
 
 /// One `metadata.managedFields` entry.
 #[derive(Debug, Clone)]
@@ -253,47 +255,17 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 pub fn json_patch(target: &mut Value, patch: &Value) -> ApiResult<()> {
     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| ApiError::bad_request(format!("the server rejected our request due to an error in our request: invalid JSON patch: {e}")))?;
-    json_patch::patch(target, &ops).map_err(|e| ApiError::invalid_patch(e.to_string()))
+    json_patch::patch(target, &ops).map_err(|_| ApiError::invalid_patch())
 }
 
-/// Strategic merge patch, approximated as a merge patch whose list-maps merge by key.
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value, rt: &ResourceType) {
-    strategic(target, patch, &mut Vec::new(), &rt.list_map_keys);
-}
-
-fn strategic(target: &mut Value, patch: &Value, path: &mut Vec<String>, lists: &ListMaps) {
-    let Some(p) = patch.as_object() else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = json!({});
-    }
-    let Some(t) = target.as_object_mut() else {
-        return;
-    };
-    for (k, pv) in p {
-        if k.starts_with("$") {
-            continue;
-        }
-        path.push(k.clone());
-        if pv.is_null() {
-            t.remove(k);
-        } else if let (Some(keys), Some(items)) = (lists.get(path.as_slice()), pv.as_array()) {
-            let keys = keys.clone();
-            let live = t.entry(k.clone()).or_insert_with(|| json!([]));
-            if let Some(l) = live.as_array_mut() {
-                for item in items {
-                    let ik = fields::item_key(item, &keys);
-                    match l.iter_mut().find(|i| fields::item_key(i, &keys) == ik) {
-                        Some(li) => strategic(li, item, path, lists),
-                        None => l.push(item.clone()),
-                    }
-                }
-            }
-        } else {
-            strategic(t.entry(k.clone()).or_insert(Value::Null), pv, path, lists);
-        }
-        path.pop();
-    }
+/// Strategic merge patch by the Go types' patch strategies (see `strategic.rs`); kinds
+/// without Go types (custom resources) never get here: their PATCH refuses the media type.
+pub fn strategic_merge_patch(
+    target: &mut Value,
+    patch: &Value,
+    rt: &ResourceType,
+) -> ApiResult<()> {
+    let schema = Schema::of_kind(&rt.group, &rt.kind)
+        .ok_or_else(|| ApiError::unsupported_patch_type(&PatchKind::CUSTOM))?;
+    strategic::apply(target, patch, schema).map_err(ApiError::from)
 }

@@ -182,7 +182,7 @@ fn resource(
             modify::modify(&ctx, &rt, ns, &ri.name, sub, Change::Replace(obj))?
         }
         "patch" => {
-            let kind = PatchKind::from_content_type(ct)?;
+            let kind = PatchKind::for_resource(ct, &rt)?;
             let patch = if kind == PatchKind::Apply {
                 if ri.q("fieldManager").is_none_or(str::is_empty) {
                     return Err(ApiError::bad_request(

@@ -83,7 +83,17 @@ impl WatchRequest {
     }
 }
 
+/// One event per line; a Status object (an ERROR event) in its Go field order.
 fn line(v: &Value) -> Bytes {
+    let object = &v["object"];
+    if object["kind"] == "Status" {
+        let ty = serde_json::to_string(&v["type"]).unwrap_or_default();
+        let status = super::status::encode(object);
+        return Bytes::from(format!(
+            "{{\"type\":{ty},\"object\":{}}}\n",
+            status.trim_end()
+        ));
+    }
     let mut s = v.to_string();
     s.push('\n');
     Bytes::from(s)
