@@ -1,6 +1,7 @@
 //! `Status` answers, worded like the real API server's and encoded in `metav1.Status`'s
-//! field order (apimachinery v0.34.1 `pkg/apis/meta/v1/types.go:761-826`, `StatusCause`
-//! `:864-887`), which Go's encoder follows and serde_json's sorted maps would not.
+//! field order (apimachinery v0.34.1 `pkg/apis/meta/v1/types.go:761-792`, `StatusDetails`
+//! `:800-828`, `StatusCause` `:1006-1026`), which Go's encoder follows and serde_json's
+//! sorted maps would not.
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -163,7 +164,7 @@ impl ApiError {
     }
 
     /// 500 for an error that is not a Status: reason unknown (empty), its text as the
-    /// message (apiserver `pkg/endpoints/handlers/responsewriters/status.go:59-80`).
+    /// message (apiserver `pkg/endpoints/handlers/responsewriters/status.go:60-82`).
     pub fn unknown(message: impl Into<String>) -> Self {
         Self::new(500, "", message)
     }

@@ -221,9 +221,9 @@ for group, kind, pkg, name in KINDS:
     kinds[f"{group}/{kind}"] = type_id(pkg, name)
 
 json.dump({
-    "source": "Go struct tags patchStrategy/patchMergeKey of k8s.io/api, k8s.io/apimachinery and "
-              "k8s.io/apiextensions-apiserver v0.34.1 (vendored by openshift/openshift-apiserver "
-              "56aa2d96, go.mod k8s.io/kubernetes v1.34.1); regenerate with patch_meta.py",
+    "source": "Go struct tags patchStrategy/patchMergeKey of kubernetes/api, kubernetes/apimachinery and "
+              "kubernetes/apiextensions-apiserver at tag v0.34.1 (the copies openshift/openshift-apiserver "
+              "56aa2d96 vendors for k8s.io/kubernetes v1.34.1 are identical); regenerate with patch_meta.py",
     "kinds": kinds,
     "types": types,
 }, sys.stdout, indent=1, sort_keys=True)
