@@ -267,6 +267,18 @@ fn malformed_directives_answer_as_upstream() {
         ),
         Failure::Internal("merging lists cannot yet be specified in the patch".into())
     );
+    // The patch list's order must agree with $setElementOrder's (validatePatchWithSetOrderList).
+    assert_eq!(
+        failure(
+            pod(),
+            json!({"spec": {"containers": [{"name": "main"}]}}),
+            json!({"spec": {"containers": [{"name": "main"}, {"name": "side"}],
+                            "$setElementOrder/containers": [{"name": "side"}, {"name": "main"}]}}),
+        ),
+        Failure::Internal(
+            "The order in patch list:\n[map[name:main] map[name:side]]\n doesn't match $setElementOrder list:\n[map[name:side] map[name:main]]\n".into()
+        )
+    );
     assert!(matches!(
         failure(pod(), json!({}), json!(["not", "a", "map"])),
         Failure::BadRequest(_)
