@@ -83,7 +83,7 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(200);
-    let binary = std::env::var_os("TETHER_CNI_BIN").map_or_else(tether_binary, Into::into);
+    let binary = tether_binary();
     let node = Node::new();
     let _agent = Agent::start(&node.socket(), Behaviour::Answer(camera_profile()));
     let mut with_tether = node.chain("1.0.0", json!({}));

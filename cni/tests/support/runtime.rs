@@ -14,9 +14,14 @@ pub const PLUGIN_DIR: &str = testkit::cni_runtime::DEBIAN_PLUGIN_DIR;
 /// Longer than any command may take; a plugin still running then is a hang, and a failure.
 const HANG: Duration = Duration::from_secs(30);
 
-/// The tether plugin binary built for these tests.
+/// The tether plugin binary under test: `TETHER_CNI_BIN` when set (e.g. the node's static
+/// build, so it passes the same tests it is benchmarked with), else the one built for these
+/// tests.
 pub fn tether_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_tether-cni"))
+    std::env::var_os("TETHER_CNI_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_tether-cni")),
+        PathBuf::from,
+    )
 }
 
 /// A plugin run that must finish.
