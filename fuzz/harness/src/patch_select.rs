@@ -11,7 +11,7 @@
 //! - Selectors: bit 0 the resource (Pods of `default`, Nodes); the rest is the label selector
 //!   and the field selector, separated by a NUL byte.
 //!
-//! Invariants: no 5xx; every answer is JSON, a `Status` with the same code for a 4xx; a dry
+//! Invariants: no 5xx but the 500 upstream answers for some strategic merge patches; every answer is JSON, a `Status` with the same code for a 4xx; a dry
 //! run changes nothing stored; a patched object is the object patched (same kind, name,
 //! namespace) and is itself accepted by a dry-run PUT; a list with both selectors holds exactly
 //! the items both lists with one selector hold, and is refused when either alone is refused.
@@ -36,7 +36,7 @@ struct Sim {
 const PATCH_TYPES: [&str; 4] = [
     "application/merge-patch+json",
     "application/json-patch+json",
-    "application/strategic-merge-patch+json",
+    STRATEGIC,
     "application/apply-patch+yaml",
 ];
 
@@ -124,6 +124,10 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// Upstream answers the errors of its strategic merge patch library that are not Statuses as
+/// 500 (reason unknown), and so does the double (`tether-sim/src/apiserver/strategic.rs`).
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+
 async fn send(
     sim: &Sim,
     method: Method,
@@ -150,8 +154,9 @@ async fn send(
         .await
         .unwrap_or_else(|e| panic!("{uri}: reading the answer: {e}"))
         .to_bytes();
+    let upstream_500 = status == StatusCode::INTERNAL_SERVER_ERROR && content_type == STRATEGIC;
     assert!(
-        !status.is_server_error(),
+        !status.is_server_error() || upstream_500,
         "{uri}: {status}: {}",
         String::from_utf8_lossy(&bytes)
     );

@@ -6,7 +6,7 @@
 //! knows one pod with a profile, with an outbox journaling the Events it owes. Each input is
 //! one connection: the bytes are written, the write side is shut, the answer read to the end.
 //!
-//! Invariants: the server answers at most one well-formed HTTP/1.1 response (status line,
+//! Invariants: the server answers at most one well-formed HTTP/1.x response (status line,
 //! headers, `Content-Length` equal to the body's length) or closes without one; a body is a
 //! JSON object: an `AddResponse` that validates or the health document for a 200, an `ErrorBody` naming the problem otherwise; the in-flight gauge
 //! is back to 0 once the connection is closed.
@@ -183,8 +183,10 @@ fn check_answer(answer: &[u8]) {
         .unwrap_or_else(|| panic!("answer without the end of its headers: {text:?}"));
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
+    // hyper answers an HTTP/1.0 request in HTTP/1.0.
     let status: u16 = status_line
         .strip_prefix("HTTP/1.1 ")
+        .or_else(|| status_line.strip_prefix("HTTP/1.0 "))
         .and_then(|s| s.get(..3))
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
