@@ -1,7 +1,13 @@
 //! The Kubernetes client: in-cluster or kubeconfig configuration, the `tether-agent/<version>`
 //! User-Agent (yurthub caches per User-Agent), the client-side token bucket and kube's retry of
 //! 429/503/504 honouring Retry-After, each retry counted and itself rate limited.
+//!
+//! A `Retry-After` is a floor, never a time to come back at: every client throttled in the same
+//! second is told the same number, and those that retry on it exactly come back together, as a
+//! wave the server throttles again. So a retry after `Retry-After: R` waits `R` plus a delay
+//! drawn from `[0, R)` ([`after_retry_after`]).
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, header::USER_AGENT};
@@ -13,6 +19,7 @@ use tower::util::MapRequestLayer;
 use tower::{BoxError, Layer, Service, ServiceBuilder};
 
 use crate::api::ratelimit::{RateLimit, RateLimitLayer};
+use crate::backoff::Jitter;
 
 /// The User-Agent of every request; yurthub's cache key is the part before the `/`.
 pub const USER_AGENT_VALUE: &str = concat!("tether-agent/", env!("CARGO_PKG_VERSION"));
@@ -30,19 +37,52 @@ pub struct Limits {
     pub retried: Counter,
 }
 
-/// kube's server-aware retry policy, counting the retries it makes.
+/// kube's server-aware retry policy, counting the retries it makes and spreading the retries
+/// a `Retry-After` asks for.
 #[derive(Clone)]
 pub struct CountingRetry {
     inner: RetryPolicy,
     retried: Counter,
+    jitter: Arc<Mutex<Jitter>>,
 }
 
 impl CountingRetry {
     /// Up to 5 retries, 100 ms to 30 s apart, or as the server's Retry-After says.
     pub fn new(retried: Counter) -> Self {
+        Self::with_jitter(retried, Jitter::from_entropy())
+    }
+
+    /// Like [`CountingRetry::new`], drawing its spreads from `jitter`.
+    pub fn with_jitter(retried: Counter, jitter: Jitter) -> Self {
         let inner = RetryPolicy::new(Duration::from_millis(100), Duration::from_secs(30), 5, true)
             .unwrap_or_else(|_| RetryPolicy::server_retry());
-        Self { inner, retried }
+        Self {
+            inner,
+            retried,
+            jitter: Arc::new(Mutex::new(jitter)),
+        }
+    }
+}
+
+/// The `Retry-After` of an answer, in whole seconds (the form kube-apiserver sends); an HTTP
+/// date or garbage reads as none.
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
+}
+
+/// When to retry: not before `backoff_deadline` (kube's policy: the later of its backoff and
+/// the `Retry-After`), nor before `Retry-After` has passed since `now`, and then a delay drawn
+/// from `[0, Retry-After)` later, so that the clients throttled together do not return together.
+pub fn after_retry_after(
+    now: tokio::time::Instant,
+    backoff_deadline: tokio::time::Instant,
+    retry_after: Option<Duration>,
+    jitter: &mut Jitter,
+) -> tokio::time::Instant {
+    match retry_after {
+        Some(r) => backoff_deadline.max(now + r) + jitter.spread(r),
+        None => backoff_deadline,
     }
 }
 
@@ -54,11 +94,13 @@ impl<Res> Policy<Request<Body>, Response<Res>, BoxError> for CountingRetry {
         req: &mut Request<Body>,
         result: &mut Result<Response<Res>, BoxError>,
     ) -> Option<Self::Future> {
-        let wait = self.inner.retry(req, result);
-        if wait.is_some() {
-            self.retried.inc();
-        }
-        wait
+        let asked = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
+        let now = tokio::time::Instant::now();
+        let wait = self.inner.retry(req, result)?;
+        self.retried.inc();
+        let mut jitter = self.jitter.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = after_retry_after(now, wait.deadline(), asked, &mut jitter);
+        Some(tokio::time::sleep_until(at))
     }
 
     fn clone_request(&mut self, req: &Request<Body>) -> Option<Request<Body>> {

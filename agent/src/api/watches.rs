@@ -10,6 +10,13 @@
 //! event, and every failure, waits with backoff before the next attempt (no hot loop), cut short
 //! when the API server is found answering again. A 410 relists.
 //!
+//! A fleet cut off together comes back together: every node's probe sees the API server within
+//! the same few seconds, and every watch it cut short would relist at that instant (after a cut
+//! longer than the watch history, every resume is a 410 and a relist). So the way back and every
+//! relist after a 410 wait a delay drawn from a window that grows with the fleet
+//! ([`return_window`]: the nodes the profiles' status lists, at [`RETURNS_PER_SECOND`] nodes a
+//! second, capped), and the backoff between failures is jittered.
+//!
 //! Objects are filtered again on the client side by the selector the agent asked for
 //! ([`pod_info`], [`node_info`]): yurthub's offline lists ignore selectors.
 
@@ -25,7 +32,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::api::upstream::Monitor;
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Jitter};
 use crate::metrics::Metrics;
 use crate::profile::crd::NetworkProfile;
 use crate::state::records::{Feed, Kind, NodeInfo, Origin, PodInfo, Upstream};
@@ -37,6 +44,33 @@ pub const WATCH_TIMEOUT: Duration = Duration::from_secs(290);
 const TIMEOUT_SLACK: Duration = Duration::from_secs(5);
 /// Waits between failed attempts of one watch.
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
+/// How many nodes of a fleet may come back (relist) per second, on average: each costs the API
+/// server about ten requests (three lists, their watches, a probe, a status patch), so 50 a
+/// second is about 500 requests a second, what 24 APF seats serve at 48 ms of seat time each.
+pub const RETURNS_PER_SECOND: u32 = 50;
+/// The longest a node delays its way back: past this, a stale store costs more than the storm.
+pub const RETURN_WINDOW_MAX: Duration = Duration::from_secs(60);
+
+/// The window a node draws its delay from before it relists after the API server returns or
+/// answers 410, for a fleet of `nodes`: `nodes / RETURNS_PER_SECOND` seconds, at most
+/// [`RETURN_WINDOW_MAX`]. A lone node goes back at once.
+pub fn return_window(nodes: usize) -> Duration {
+    let nodes = u32::try_from(nodes).unwrap_or(u32::MAX);
+    (Duration::from_secs(1) / RETURNS_PER_SECOND)
+        .saturating_mul(nodes)
+        .min(RETURN_WINDOW_MAX)
+}
+
+/// The size of the fleet as the API server last showed it: the most status entries of any
+/// profile the store holds.
+fn fleet_size(store: &Store) -> usize {
+    let (_, _, profiles) = store.contents();
+    profiles
+        .iter()
+        .filter_map(|p| p.status.as_ref().map(|s| s.nodes.len()))
+        .max()
+        .unwrap_or(0)
+}
 
 /// Field selector of the pod watch.
 pub fn pod_selector(node: &str) -> String {
@@ -120,6 +154,7 @@ pub async fn run(client: Client, store: Arc<Store>, metrics: Arc<Metrics>, monit
     tokio::join!(
         drive(
             &ctx,
+            Jitter::from_entropy(),
             Api::<Pod>::all(client.clone()),
             Some(pod_selector(&node)),
             Kind::Pods,
@@ -128,6 +163,7 @@ pub async fn run(client: Client, store: Arc<Store>, metrics: Arc<Metrics>, monit
         ),
         drive(
             &ctx,
+            Jitter::from_entropy(),
             Api::<Node>::all(client.clone()),
             Some(node_selector(&node)),
             Kind::Node,
@@ -136,6 +172,7 @@ pub async fn run(client: Client, store: Arc<Store>, metrics: Arc<Metrics>, monit
         ),
         drive(
             &ctx,
+            Jitter::from_entropy(),
             Api::<NetworkProfile>::all(client),
             None,
             Kind::Profiles,
@@ -172,14 +209,28 @@ impl Ctx<'_> {
 impl Ctx<'_> {
     /// Waits `wait` before the next attempt, or less if the API server is found answering
     /// again meanwhile (the probe saw it): after a cut, the watches come back with it.
-    async fn pause(&self, wait: Duration) {
+    ///
+    /// Cut short, it waits a delay drawn from the [`return_window`] first, so that the fleet does
+    /// not come back at the instant the API server does.
+    async fn pause(&self, wait: Duration, jitter: &mut Jitter) {
         let was = self.store.upstream();
         let mut changes = self.store.subscribe();
         let back =
             |_: &u64| was != Upstream::ApiServer && self.store.upstream() == Upstream::ApiServer;
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = changes.wait_for(back) => {}
+        let cut_short = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            _ = changes.wait_for(back) => true,
+        };
+        if cut_short {
+            self.spread(jitter).await;
+        }
+    }
+
+    /// Waits a delay drawn from the [`return_window`] of the fleet the store knows of.
+    async fn spread(&self, jitter: &mut Jitter) {
+        let delay = jitter.spread(return_window(fleet_size(self.store)));
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
     }
 }
@@ -190,6 +241,7 @@ fn is_gone(e: &kube::Error) -> bool {
 
 async fn drive<K>(
     ctx: &Ctx<'_>,
+    mut jitter: Jitter,
     api: Api<K>,
     selector: Option<String>,
     kind: Kind,
@@ -198,7 +250,7 @@ async fn drive<K>(
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
+    let mut backoff = Backoff::jittered(BACKOFF.0, BACKOFF.1, jitter.fork());
     loop {
         let lp = ListParams {
             field_selector: selector.clone(),
@@ -208,7 +260,7 @@ async fn drive<K>(
             Ok(list) => list,
             Err(e) => {
                 ctx.failed(kind, resource, "list", &e);
-                ctx.pause(backoff.next_wait()).await;
+                ctx.pause(backoff.next_wait(), &mut jitter).await;
                 continue;
             }
         };
@@ -272,10 +324,13 @@ async fn drive<K>(
                 }
             }
             match judge_watch_end(events, started.elapsed(), failed, gone) {
-                WatchEnd::Relist => break,
+                WatchEnd::Relist => {
+                    ctx.spread(&mut jitter).await;
+                    break;
+                }
                 WatchEnd::Rewatch => backoff.reset(),
                 WatchEnd::Silent => ctx.monitor.silent_watch(resource),
-                WatchEnd::Backoff => ctx.pause(backoff.next_wait()).await,
+                WatchEnd::Backoff => ctx.pause(backoff.next_wait(), &mut jitter).await,
             }
         }
     }

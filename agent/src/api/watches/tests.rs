@@ -213,8 +213,37 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
 
 /// Drives the node watch alone against the mock; returns the store, its monitor's metrics and
 /// the task.
+/// The seed of every watch driven here.
+const SEED: u64 = 0x7e7e;
+
+/// A profile whose status lists `nodes` nodes: what tells an agent the size of its fleet.
+fn profile_reported_by(nodes: usize) -> NetworkProfile {
+    let entries: Vec<_> = (0..nodes)
+        .map(
+            |i| json!({"nodeName": format!("edge-{i}"), "matchedPods": 1, "observedGeneration": 1}),
+        )
+        .collect();
+    serde_json::from_value(
+        json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile",
+        "metadata": {"name": "fleet", "generation": 1}, "spec": {"priority": 1},
+        "status": {"nodes": entries}}),
+    )
+    .unwrap()
+}
+
 fn node_watch(client: Client) -> (Arc<Store>, Arc<Metrics>, tokio::task::JoinHandle<()>) {
+    node_watch_in_fleet(client, 0)
+}
+
+/// The node watch of an agent whose store knows of a fleet of `fleet` nodes.
+fn node_watch_in_fleet(
+    client: Client,
+    fleet: usize,
+) -> (Arc<Store>, Arc<Metrics>, tokio::task::JoinHandle<()>) {
     let store = Store::new("edge-1");
+    if fleet > 0 {
+        store.replace_profiles(vec![profile_reported_by(fleet)], Origin::Disk);
+    }
     let metrics = Arc::new(Metrics::default());
     let monitor = Monitor::new(store.clone(), metrics.clone(), None);
     let task = tokio::spawn({
@@ -227,6 +256,7 @@ fn node_watch(client: Client) -> (Arc<Store>, Arc<Metrics>, tokio::task::JoinHan
             };
             drive(
                 &ctx,
+                Jitter::seeded(SEED),
                 Api::<Node>::all(client),
                 Some(node_selector("edge-1")),
                 Kind::Node,
@@ -279,11 +309,22 @@ async fn a_watch_that_ends_at_once_without_events_waits_before_the_next_no_hot_l
         times.push(at);
         send.send_response(watch_body(""));
     }
-    let gaps: Vec<u64> = times
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis() as u64)
-        .collect();
-    assert_eq!(gaps, [1000, 2000, 4000], "backoff doubles");
+    let gaps: Vec<Duration> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // The waits of a backoff of the watch's seed: 1 s, 2 s, 4 s, each drawn from its upper half.
+    let mut jitter = Jitter::seeded(SEED);
+    let mut expected = Backoff::jittered(BACKOFF.0, BACKOFF.1, jitter.fork());
+    for (gap, nominal) in gaps.iter().zip([1, 2, 4].map(Duration::from_secs)) {
+        let wait = expected.next_wait();
+        assert!(
+            wait >= nominal / 2 && wait < nominal,
+            "{wait:?} for {nominal:?}"
+        );
+        // The timer's resolution is a millisecond.
+        assert!(
+            gap.abs_diff(wait) <= Duration::from_millis(1),
+            "{gap:?} ≠ {wait:?}"
+        );
+    }
     task.abort();
 }
 
@@ -331,7 +372,8 @@ async fn a_410_relists_and_a_failed_list_backs_off() {
     let failed_at = Instant::now();
     send.send_response(respond(500, json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 500, "message": "boom"})));
     let (req, send) = handle.next_request().await.unwrap();
-    assert!(Instant::now() - failed_at >= Duration::from_secs(1));
+    // A jittered backoff of 1 s: at least its upper half.
+    assert!(Instant::now() - failed_at >= Duration::from_millis(500));
     assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
     send.send_response(respond(200, list_body(req.uri().path())));
     let (_, send) = next_watch(&mut handle).await;
@@ -369,5 +411,75 @@ async fn a_backoff_is_cut_short_when_the_api_server_answers_again() {
     let (req, _send) = handle.next_request().await.unwrap();
     assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
     assert_eq!(Instant::now() - t0, Duration::ZERO);
+    task.abort();
+}
+
+#[test]
+fn the_way_back_is_spread_over_a_window_that_grows_with_the_fleet() {
+    assert_eq!(
+        return_window(0),
+        Duration::ZERO,
+        "a lone node goes back at once"
+    );
+    assert_eq!(return_window(1), Duration::from_millis(20));
+    assert_eq!(return_window(300), Duration::from_secs(6));
+    assert_eq!(return_window(3_000), RETURN_WINDOW_MAX);
+    assert_eq!(return_window(usize::MAX), RETURN_WINDOW_MAX);
+    let store = Store::new("edge-1");
+    assert_eq!(fleet_size(&store), 0);
+    store.replace_profiles(vec![profile_reported_by(300)], Origin::Disk);
+    assert_eq!(fleet_size(&store), 300);
+}
+
+#[tokio::test(start_paused = true)]
+async fn in_a_fleet_the_api_servers_return_and_a_410_relist_after_a_delay_from_the_window() {
+    let fleet = 500;
+    let window = return_window(fleet);
+    assert_eq!(window, Duration::from_secs(10));
+    // The delays a watch of this seed draws: its backoff forks first, then two spreads.
+    let mut jitter = Jitter::seeded(SEED);
+    let _backoff = jitter.fork();
+    let (first, second) = (jitter.spread(window), jitter.spread(window));
+    assert_ne!(first, second);
+
+    let (client, mut handle) = mock_client(Counter::default());
+    let (store, _, task) = node_watch_in_fleet(client, fleet);
+    store.set_upstream(Upstream::Unreachable);
+    let (_, send) = handle.next_request().await.unwrap();
+    send.send_response(
+        http::Response::builder()
+            .status(502)
+            .body(kube::client::Body::empty())
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let back = Instant::now();
+    store.set_upstream(Upstream::ApiServer);
+    let (req, send) = handle.next_request().await.unwrap();
+    assert!(!req.uri().query().unwrap_or_default().contains("watch=true"));
+    let waited = Instant::now() - back;
+    assert!(
+        waited.abs_diff(first) <= Duration::from_millis(1),
+        "{waited:?} ≠ {first:?}"
+    );
+    send.send_response(respond(200, list_body(req.uri().path())));
+
+    let (_, send) = next_watch(&mut handle).await;
+    send.send_response(watch_body(
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}\n",
+    ));
+    let gone = Instant::now();
+    let (req, _send) = handle.next_request().await.unwrap();
+    assert!(
+        !req.uri().query().unwrap_or_default().contains("watch=true"),
+        "relisted"
+    );
+    let waited = Instant::now() - gone;
+    assert!(
+        waited.abs_diff(second) <= Duration::from_millis(1),
+        "{waited:?} ≠ {second:?}"
+    );
     task.abort();
 }
