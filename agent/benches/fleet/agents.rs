@@ -3,10 +3,18 @@
 //! dropped (also when the benchmark fails half way).
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::cloud::{Cloud, node};
+
+/// The agent binary: `TETHER_FLEET_AGENT_BIN`, else this build's.
+fn binary() -> PathBuf {
+    std::env::var_os("TETHER_FLEET_AGENT_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_tether-agent")),
+        PathBuf::from,
+    )
+}
 
 /// The running agents.
 pub struct Fleet {
@@ -24,7 +32,7 @@ impl Fleet {
             std::fs::create_dir_all(&home).unwrap();
             let kubeconfig = cloud.kubeconfig(&home, i);
             let log = File::create(home.join("agent.log")).unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_tether-agent"))
+            let child = Command::new(binary())
                 .args(["run", "--node-name", &node(i)])
                 .args(["--metrics-addr", "127.0.0.1:0"])
                 .arg("--socket")
