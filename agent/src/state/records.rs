@@ -75,9 +75,12 @@ impl Upstream {
         }
     }
 
-    /// Whether answers built while this holds may be called `live`.
+    /// Whether answers built while this holds may be called `live`: only once the API server
+    /// is proven. Lists prove nothing (yurthub answers them from its cache), so a process that
+    /// started cut off, its lists served by yurthub before its first probe is answered, must
+    /// not call its answers live.
     pub fn allows_live(self) -> bool {
-        matches!(self, Upstream::Unknown | Upstream::ApiServer)
+        self == Upstream::ApiServer
     }
 
     /// Every state, for metrics.

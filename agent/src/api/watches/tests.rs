@@ -134,6 +134,8 @@ fn monitor(store: &Arc<Store>) -> Arc<Monitor> {
 async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_again() {
     let (client, mut handle) = mock_client(Counter::default());
     let store = Store::new("edge-1");
+    // As the probe would find it: lists alone never prove the API server.
+    store.set_upstream(Upstream::ApiServer);
     let watches = tokio::spawn(run(
         client,
         store.clone(),

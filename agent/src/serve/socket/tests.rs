@@ -86,6 +86,8 @@ fn camera_store() -> Arc<Store> {
     store.replace_profiles(vec![profile("cam", 4, 1, "camera", 1400)], Origin::Api);
     store.set_node(Some(node(&[])), Origin::Api);
     store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
+    // What the agent's probe finds at start on a healthy cluster.
+    store.set_upstream(Upstream::ApiServer);
     store
 }
 
@@ -350,6 +352,7 @@ async fn requests_hyper_refuses_get_json_errors() {
 async fn a_half_loaded_store_makes_the_answer_wait_instead_of_saying_no_profile() {
     // Pods listed, profiles and node not yet: what a fresh agent has for a few milliseconds.
     let store = Store::new("edge-1");
+    store.set_upstream(Upstream::ApiServer);
     store.replace_pods(vec![pod("ns", "p", "u", &[("app", "camera")])], Origin::Api);
     let srv = start(store.clone(), config());
     let query = tokio::spawn({
@@ -420,7 +423,7 @@ async fn healthz_says_what_answers_the_agent_and_how_many_writes_are_unconfirmed
     };
     assert_eq!(
         health().await,
-        serde_json::json!({"ok": true, "live": true, "upstream": "unknown", "unconfirmedWrites": 0})
+        serde_json::json!({"ok": true, "live": true, "upstream": "api-server", "unconfirmedWrites": 0})
     );
     let (status, _) = post(&path, ADD).await;
     assert_eq!(status, 200);

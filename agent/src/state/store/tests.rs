@@ -15,6 +15,7 @@ fn unknown_pod_has_no_answer() {
 #[test]
 fn answers_are_cache_until_every_resource_is_live() {
     let store = Store::new("edge-1");
+    store.set_upstream(Upstream::ApiServer);
     store.replace_profiles(vec![profile("cam", 3, 1, "camera", 1400)], Origin::Disk);
     store.replace_pods(
         vec![pod("ns", "p", "u1", &[("app", "camera")])],
@@ -131,8 +132,8 @@ fn answers_are_not_live_while_yurthub_s_cache_or_nothing_answers() {
     assert_eq!(store.upstream(), Upstream::Unknown);
     assert_eq!(
         source(&store),
-        Source::Live,
-        "listed, nothing says otherwise"
+        Source::Cache,
+        "listed, but yurthub's cache lists too: nothing proves the API server answered yet"
     );
     for (upstream, want) in [
         (Upstream::YurthubCache, Source::Cache),
