@@ -207,6 +207,17 @@ pub trait Backend: Send + Sync {
     /// Restarts the agent on a node and waits until it serves again.
     async fn restart_agent(&self, node: &str) -> anyhow::Result<()>;
 
+    /// Restarts the node's main CNI plugin daemon (kindnetd), which writes its conflist again
+    /// from its template — without tether; returns once it has restarted.
+    async fn restart_main_plugin(&self, node: &str) -> anyhow::Result<()>;
+
+    /// Removes tether's DaemonSet and waits until its pods are gone from every node, as
+    /// `kubectl delete` of it does.
+    async fn remove_tether(&self) -> anyhow::Result<()>;
+
+    /// Restarts yurthub on a node — cut off or not — and waits until it serves again.
+    async fn restart_yurthub(&self, node: &str) -> anyhow::Result<()>;
+
     /// Every request the API server has seen so far, once each.
     async fn audit(&self) -> anyhow::Result<Vec<Request>>;
 

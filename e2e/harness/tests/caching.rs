@@ -1,5 +1,6 @@
 //! caching: an edge node cut off from the cloud keeps giving pods their profiles — from its
-//! live store, and from disk after an agent restart — and converges once it is back, with
+//! live store, from disk after an agent restart, and after a yurthub restart — and converges
+//! once it is back, with
 //! the Events and status entries it queued delivered once each. On the sim, as on kind, the
 //! agent reaches the API through yurthub, which answers while the node is cut off and
 //! acknowledges writes it drops: what the agent queued must still arrive, exactly once.
@@ -86,6 +87,25 @@ async fn an_edge_node_behind_yurthub_serves_profiles_while_cut_off_and_converges
         (Some("camera"), Some(gen1))
     );
     assert_eq!(pod_mtu(&cluster, &cam3).await, 1400);
+
+    // yurthub restarted while cut off: it comes back with its disk cache (not its recorded
+    // selectors) and the agent, its connections reset, still answers a new sandbox of cam-2.
+    cluster.restart_yurthub("edge-1").await.unwrap();
+    let cam2_again = cluster
+        .add_sandbox("edge-1", "default", "cam-2", &uid2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            cam2_again.source(),
+            cam2_again.profile(),
+            cam2_again.generation()
+        ),
+        (Some("cache"), Some("camera"), Some(gen1)),
+        "{:?}",
+        cam2_again.tether
+    );
+    assert_eq!(pod_mtu(&cluster, &cam2_again).await, 1400);
 
     // Back online: the node converges — once yurthub has seen two successful probes and the
     // agent's own probe has seen the API server answer again.

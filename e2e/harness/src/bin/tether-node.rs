@@ -40,8 +40,25 @@ enum Cmd {
         #[arg(long, default_value = KUBELET_SOCKET)]
         control: PathBuf,
     },
-    /// Stop the agent; init starts it again, as kubelet restarts a container.
-    RestartAgent,
+    /// Stop one of init's services (`agent`, `yurthub`, `kubelet`, `containerd`); init starts
+    /// it again, as kubelet restarts a container or systemd a unit. Returns once the new one
+    /// runs and, for a sidecar with a check, passes it.
+    Restart {
+        /// The service's name.
+        name: String,
+    },
+    /// Stop one of init's services for good, as kubelet stops a deleted pod's containers;
+    /// returns once it has exited.
+    Stop {
+        /// The service's name.
+        name: String,
+    },
+    /// Succeed when something accepts TCP connections at ADDR within a second (yurthub's
+    /// startup check).
+    ProbeTcp {
+        /// `IP:port`.
+        addr: std::net::SocketAddr,
+    },
     /// Wait until the agent answers its health check on the socket and the kubelet double
     /// its control socket.
     WaitReady {
@@ -125,7 +142,13 @@ fn run(command: Cmd) -> anyhow::Result<()> {
                 runtime,
                 control,
             })),
-        Cmd::RestartAgent => init::restart_agent(),
+        Cmd::Restart { name } => init::restart(&name),
+        Cmd::Stop { name } => init::stop(&name),
+        Cmd::ProbeTcp { addr } => {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+                .map(drop)
+                .with_context(|| format!("connecting to {addr}"))
+        }
         Cmd::WaitReady { socket, timeout_ms } => {
             wait_ready(&socket, Duration::from_millis(timeout_ms))
         }

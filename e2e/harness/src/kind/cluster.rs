@@ -398,6 +398,21 @@ impl Backend for KindCluster {
         Ok(blocking(|| self.backend().restart_agent(node))?)
     }
 
+    /// Restarts kindnetd on the node and waits for its new container.
+    async fn restart_main_plugin(&self, node: &str) -> anyhow::Result<()> {
+        Ok(blocking(|| self.backend().restart_main_plugin(node))?)
+    }
+
+    /// Deletes the tether DaemonSet and waits until its pods are gone.
+    async fn remove_tether(&self) -> anyhow::Result<()> {
+        Ok(blocking(|| self.backend().remove_tether())?)
+    }
+
+    /// Restarts the node's `yurthub.service` and waits for its health endpoint.
+    async fn restart_yurthub(&self, node: &str) -> anyhow::Result<()> {
+        Ok(blocking(|| self.backend().restart_yurthub(node))?)
+    }
+
     /// The API server's audit log (audit.k8s.io/v1 events), one request per `auditID`.
     async fn audit(&self) -> anyhow::Result<Vec<Request>> {
         blocking(|| self.backend().audit_requests())?.context("dry run: no audit log")

@@ -26,7 +26,7 @@ use serde_json::Value;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use super::{
-    AGENT_PID_FILE, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET,
+    AGENT_SERVICE, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_NAMESPACE, CONTAINERD_SOCKET,
     IMAGES_ARCHIVE, INIT_CONFIG, RUN_DIR, host, kindnet,
 };
 
@@ -52,6 +52,9 @@ pub struct InitConfig {
 /// A process kept running beside the agent, as a native sidecar container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sidecar {
+    /// Its name, which `tether-node restart` takes (`sidecar-<index>` when the config gives
+    /// none).
+    pub name: String,
     /// Its command.
     pub run: Vec<String>,
     /// A command that succeeds once it has done its start-up work (its startup probe).
@@ -59,8 +62,14 @@ pub struct Sidecar {
 }
 
 impl InitConfig {
-    /// Reads `{"before": [[argv...]...], "sidecars": [{"run": [argv...], "check": [argv...]}],
-    /// "run": [argv...]}`.
+    /// Reads [`INIT_CONFIG`].
+    pub fn read() -> anyhow::Result<Self> {
+        InitConfig::parse(&fs::read(INIT_CONFIG).with_context(|| format!("reading {INIT_CONFIG}"))?)
+            .with_context(|| format!("parsing {INIT_CONFIG}"))
+    }
+
+    /// Reads `{"before": [[argv...]...], "sidecars": [{"name": "...", "run": [argv...],
+    /// "check": [argv...]}], "run": [argv...]}`.
     pub fn parse(json: &[u8]) -> anyhow::Result<Self> {
         let value: Value = serde_json::from_slice(json)?;
         let argv = |v: &Value| -> anyhow::Result<Vec<String>> {
@@ -83,8 +92,15 @@ impl InitConfig {
         let sidecars = match value.get("sidecars") {
             Some(Value::Array(list)) => list
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(index, s)| {
+                    let name = match s.get("name") {
+                        None => format!("sidecar-{index}"),
+                        Some(Value::String(name)) if valid_name(name) => name.clone(),
+                        Some(other) => bail!("sidecar name {other} is not a simple name"),
+                    };
                     Ok(Sidecar {
+                        name,
                         run: argv(s.get("run").context("a sidecar has no \"run\" command")?)?,
                         check: s.get("check").map(argv).transpose()?,
                     })
@@ -100,6 +116,21 @@ impl InitConfig {
             run,
         })
     }
+}
+
+/// Names become pid file names: letters, digits and `-` only.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The mark `tether-node stop` leaves so init does not start `name` again.
+fn stop_file(name: &str) -> String {
+    format!("{RUN_DIR}/{name}.stopped")
+}
+
+/// Where init keeps the pid of the service `name`.
+fn pid_file(name: &str) -> String {
+    format!("{RUN_DIR}/{name}.pid")
 }
 
 fn command(argv: &[String]) -> Command {
@@ -140,17 +171,14 @@ impl Service {
         }
     }
 
-    fn pid_file(&self) -> String {
-        format!("{RUN_DIR}/{}.pid", self.name)
-    }
-
     fn start(&mut self) -> anyhow::Result<()> {
         // The child is reaped by init's own waitpid loop, not through this handle.
         let child = command(&self.argv)
             .spawn()
             .with_context(|| format!("starting {} ({})", self.name, self.argv[0]))?;
-        fs::write(self.pid_file(), child.id().to_string())
-            .with_context(|| format!("writing {}", self.pid_file()))?;
+        let pid_file = pid_file(&self.name);
+        fs::write(&pid_file, child.id().to_string())
+            .with_context(|| format!("writing {pid_file}"))?;
         println!("tether-node: {} running as pid {}", self.name, child.id());
         self.pid = Some(child.id());
         self.restart_at = None;
@@ -160,10 +188,7 @@ impl Service {
 
 /// Runs the node until SIGTERM or SIGINT.
 pub fn run() -> anyhow::Result<()> {
-    let config = InitConfig::parse(
-        &fs::read(INIT_CONFIG).with_context(|| format!("reading {INIT_CONFIG}"))?,
-    )
-    .with_context(|| format!("parsing {INIT_CONFIG}"))?;
+    let config = InitConfig::read()?;
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGTERM, SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -196,8 +221,8 @@ pub fn run() -> anyhow::Result<()> {
         "import".into(),
         IMAGES_ARCHIVE.into(),
     ])?;
-    for (index, sidecar) in config.sidecars.iter().enumerate() {
-        let mut service = Service::new(format!("sidecar-{index}"), sidecar.run.clone());
+    for sidecar in &config.sidecars {
+        let mut service = Service::new(sidecar.name.clone(), sidecar.run.clone());
         service.start()?;
         services.push(service);
         if let Some(check) = &sidecar.check {
@@ -207,7 +232,7 @@ pub fn run() -> anyhow::Result<()> {
     let mut kubelet = Service::new("kubelet", vec!["tether-node".into(), "kubelet".into()]);
     kubelet.start()?;
     services.push(kubelet);
-    let mut agent = Service::new("agent", config.run.clone());
+    let mut agent = Service::new(AGENT_SERVICE, config.run.clone());
     agent.start()?;
     services.push(agent);
     supervise(&mut services, &stop)
@@ -274,6 +299,10 @@ fn supervise(services: &mut [Service], stop: &AtomicBool) -> anyhow::Result<()> 
         for (pid, how) in reap() {
             if let Some(service) = services.iter_mut().find(|s| s.pid == Some(pid)) {
                 service.pid = None;
+                if Path::new(&stop_file(&service.name)).exists() {
+                    println!("tether-node: {} stopped on request ({how})", service.name);
+                    continue;
+                }
                 service.restarts += 1;
                 // A crash-loop back-off, compressed: a test restarts the agent on purpose.
                 let backoff = Duration::from_millis(100 * u64::from(service.restarts.min(10)));
@@ -328,28 +357,69 @@ pub fn signal(pid: u32, sig: Signal) -> anyhow::Result<()> {
     kill_process(pid, sig).with_context(|| format!("signalling pid {pid:?}"))
 }
 
-fn agent_pid() -> anyhow::Result<u32> {
-    fs::read_to_string(AGENT_PID_FILE)
-        .with_context(|| format!("reading {AGENT_PID_FILE}"))?
+fn pid_of(name: &str) -> anyhow::Result<u32> {
+    let file = pid_file(name);
+    fs::read_to_string(&file)
+        .with_context(|| format!("reading {file}"))?
         .trim()
         .parse()
-        .with_context(|| format!("parsing {AGENT_PID_FILE}"))
+        .with_context(|| format!("parsing {file}"))
 }
 
-/// `tether-node restart-agent`: SIGTERM to the agent; returns once init has started the next
-/// one, so whoever waits for readiness next talks to the new process.
-pub fn restart_agent() -> anyhow::Result<()> {
-    let old = agent_pid()?;
+/// `tether-node restart NAME`: SIGTERM to the service `name` (`agent`, `kubelet`,
+/// `containerd` or a sidecar's name); returns once init has started the next one and, for a
+/// sidecar, once its check passes again — so whoever talks to it next talks to the new
+/// process.
+pub fn restart(name: &str) -> anyhow::Result<()> {
+    let config = InitConfig::read()?;
+    let old = pid_of(name).with_context(|| format!("no running service {name:?}"))?;
     signal(old, Signal::TERM)?;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while agent_pid().ok() == Some(old) {
+    while pid_of(name).ok() == Some(old) {
         if Instant::now() > deadline {
-            bail!("the agent (pid {old}) was not restarted within 30s");
+            bail!("{name} (pid {old}) was not restarted within 30s");
         }
-        // init rewrites the pid file when it starts the next agent; nothing to wait on but it.
+        // init rewrites the pid file when it starts the next one; nothing to wait on but it.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let check = config
+        .sidecars
+        .iter()
+        .find(|s| s.name == name)
+        .and_then(|s| s.check.as_ref());
+    if let Some(check) = check {
+        await_check(check, SIDECAR_WAIT)?;
+    }
+    Ok(())
+}
+
+/// `tether-node stop NAME`: stops the service `name` for good, as kubelet stops the containers
+/// of a deleted pod (SIGTERM, then SIGKILL after [`STOP_GRACE`]); returns once it has exited.
+pub fn stop(name: &str) -> anyhow::Result<()> {
+    let pid = pid_of(name).with_context(|| format!("no running service {name:?}"))?;
+    let mark = stop_file(name);
+    fs::write(&mark, b"").with_context(|| format!("writing {mark}"))?;
+    signal(pid, Signal::TERM)?;
+    let deadline = Instant::now() + STOP_GRACE;
+    while alive(pid) {
+        if Instant::now() > deadline {
+            signal(pid, Signal::KILL)?;
+        }
+        if Instant::now() > deadline + STOP_GRACE {
+            bail!("{name} (pid {pid}) did not exit after SIGKILL");
+        }
+        // init reaps it; its pid going away is the only sign.
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok(())
+}
+
+/// Whether `pid` still exists (not yet reaped by init).
+fn alive(pid: u32) -> bool {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 #[cfg(test)]
@@ -359,15 +429,23 @@ mod tests {
     #[test]
     fn init_config_parses_and_rejects_nonsense() {
         let config = InitConfig::parse(
-            br#"{"before": [["/bin/install", "--x"]], "sidecars": [{"run": ["/bin/w"], "check": ["/bin/c"]}], "run": ["/bin/agent", "run"]}"#,
+            br#"{"before": [["/bin/install", "--x"]], "sidecars": [{"run": ["/bin/w"], "check": ["/bin/c"]}, {"name": "hub", "run": ["/bin/h"]}], "run": ["/bin/agent", "run"]}"#,
         )
         .unwrap();
         assert_eq!(
             config.sidecars,
-            vec![Sidecar {
-                run: vec!["/bin/w".to_string()],
-                check: Some(vec!["/bin/c".to_string()]),
-            }]
+            vec![
+                Sidecar {
+                    name: "sidecar-0".to_string(),
+                    run: vec!["/bin/w".to_string()],
+                    check: Some(vec!["/bin/c".to_string()]),
+                },
+                Sidecar {
+                    name: "hub".to_string(),
+                    run: vec!["/bin/h".to_string()],
+                    check: None,
+                }
+            ]
         );
         assert_eq!(
             config.before,
@@ -384,6 +462,8 @@ mod tests {
             br#"{"run": ["a"], "before": "x"}"#,
             br#"{"run": ["a"], "sidecars": [{"check": ["c"]}]}"#,
             br#"{"run": ["a"], "sidecars": {}}"#,
+            br#"{"run": ["a"], "sidecars": [{"name": "../x", "run": ["b"]}]}"#,
+            br#"{"run": ["a"], "sidecars": [{"name": 1, "run": ["b"]}]}"#,
             b"nope",
         ] {
             assert!(

@@ -38,6 +38,15 @@ pub const YURTHUB_CACHE_DIR: &str = "/var/lib/yurthub/cache";
 /// How often the sim's yurthub probes the cloud: v1.7.0's 10 s is shortened (the double's
 /// `--probe-interval`) so a scenario's reconnect converges in seconds.
 pub const YURTHUB_PROBE_INTERVAL: &str = "1s";
+/// Environment variable overriding [`YURTHUB_PROBE_INTERVAL`] when the node image is built
+/// (`10s` measures a reconnect with v1.7.0's default).
+pub const YURTHUB_PROBE_INTERVAL_ENV: &str = "TETHER_E2E_YURTHUB_PROBE_INTERVAL";
+/// Name of yurthub's service under init (`tether-node restart yurthub`).
+pub const YURTHUB_SERVICE: &str = "yurthub";
+/// Name of the DaemonSet pod's install-cni sidecar (`install-cni --watch`) under init.
+pub const INSTALL_CNI_SERVICE: &str = "install-cni";
+/// Name of the agent's service under init.
+pub const AGENT_SERVICE: &str = "agent";
 
 /// The node's CNI configuration directory.
 pub const CNI_CONF_DIR: &str = "/etc/cni/net.d";
@@ -49,8 +58,6 @@ pub const TETHER_BUNDLE_DIR: &str = "/opt/tether/bin";
 pub const INIT_CONFIG: &str = "/etc/tether-node/init.json";
 /// Where init keeps the pid of each process it runs (`<name>.pid`).
 pub const RUN_DIR: &str = "/run/tether-node";
-/// Pid of the running agent, rewritten at every (re)start.
-pub const AGENT_PID_FILE: &str = "/run/tether-node/agent.pid";
 /// containerd's configuration.
 pub const CONTAINERD_CONFIG: &str = "/etc/containerd/config.toml";
 /// containerd's socket (CRI and its own API).

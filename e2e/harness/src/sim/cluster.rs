@@ -479,6 +479,21 @@ impl Backend for SimCluster {
         self.node(node)?.restart_agent().await
     }
 
+    async fn restart_yurthub(&self, node: &str) -> anyhow::Result<()> {
+        self.node(node)?.restart_yurthub().await
+    }
+
+    async fn restart_main_plugin(&self, node: &str) -> anyhow::Result<()> {
+        self.node(node)?.restart_main_plugin().await
+    }
+
+    async fn remove_tether(&self) -> anyhow::Result<()> {
+        for node in &self.nodes {
+            node.remove_tether().await?;
+        }
+        Ok(())
+    }
+
     /// Creates the pod in the API on `node`; once the kubelet double reports it Running
     /// with an IP, what tether recorded for its sandbox.
     async fn add_pod(&self, node: &str, spec: &PodSpec) -> anyhow::Result<Attached> {

@@ -14,9 +14,9 @@ use crate::binaries::Binaries;
 use crate::image::{self, ArchiveSpec, Entry, ImageSpec};
 use crate::node::{
     APP_IMAGE, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_SOCKET, IMAGES_ARCHIVE,
-    INIT_CONFIG, KUBELET_KUBECONFIG, PAUSE_IMAGE, POD_LOG_DIR, TETHER_BUNDLE_DIR,
-    YURTHUB_CACHE_DIR, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT, YURTHUB_PROBE_INTERVAL,
-    kindnet,
+    INIT_CONFIG, INSTALL_CNI_SERVICE, KUBELET_KUBECONFIG, PAUSE_IMAGE, POD_LOG_DIR,
+    TETHER_BUNDLE_DIR, YURTHUB_CACHE_DIR, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT,
+    YURTHUB_PROBE_INTERVAL, YURTHUB_PROBE_INTERVAL_ENV, YURTHUB_SERVICE, kindnet,
 };
 
 /// Repository of the node image.
@@ -85,10 +85,11 @@ pub fn primary_conflist() -> serde_json::Value {
     })
 }
 
-/// What init runs as the DaemonSet's pod (deploy/daemonset.yaml): install-cni as a native
+/// What init runs: yurthub (a sidecar named [`YURTHUB_SERVICE`], up once it accepts
+/// connections), then the DaemonSet's pod (deploy/daemonset.yaml): install-cni as a native
 /// sidecar that keeps tether chained (`--watch`), started once `--check` passes, then the
 /// agent.
-pub fn init_config() -> serde_json::Value {
+pub fn init_config() -> anyhow::Result<serde_json::Value> {
     let agent = format!("{TETHER_BUNDLE_DIR}/tether-agent");
     let dirs = [
         "--source-dir",
@@ -116,7 +117,7 @@ pub fn init_config() -> serde_json::Value {
         "--kubeconfig".into(),
         KUBELET_KUBECONFIG.into(),
         "--listen".into(),
-        listen,
+        listen.clone(),
         "--cache-dir".into(),
         YURTHUB_CACHE_DIR.into(),
         "--tls-cert".into(),
@@ -124,16 +125,33 @@ pub fn init_config() -> serde_json::Value {
         "--tls-key".into(),
         YURTHUB_KEY.into(),
         "--probe-interval".into(),
-        YURTHUB_PROBE_INTERVAL.into(),
+        yurthub_probe_interval()?,
     ];
-    json!({
+    let yurthub_up = vec!["tether-node".to_string(), "probe-tcp".into(), listen];
+    Ok(json!({
         "before": [["ip", "addr", "add", &address, "dev", "lo"]],
         "sidecars": [
-            {"run": yurthub},
-            {"run": install("--watch"), "check": install("--check")},
+            {"name": YURTHUB_SERVICE, "run": yurthub, "check": yurthub_up},
+            {"name": INSTALL_CNI_SERVICE, "run": install("--watch"), "check": install("--check")},
         ],
         "run": [agent, "run", "--state-dir", STATE_DIR]
-    })
+    }))
+}
+
+/// yurthub's probe interval: [`YURTHUB_PROBE_INTERVAL`], or [`YURTHUB_PROBE_INTERVAL_ENV`]
+/// when set: a number and a unit, as the double's `--probe-interval` takes it.
+fn yurthub_probe_interval() -> anyhow::Result<String> {
+    let Some(value) = std::env::var(YURTHUB_PROBE_INTERVAL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(YURTHUB_PROBE_INTERVAL.to_string());
+    };
+    let unit = value.trim_start_matches(|c: char| c.is_ascii_digit());
+    if unit.len() == value.len() || !["ms", "s", "m"].contains(&unit) {
+        anyhow::bail!("{YURTHUB_PROBE_INTERVAL_ENV}={value:?}: expected e.g. 10s, 500ms or 1m");
+    }
+    Ok(value)
 }
 
 /// The node image's contents, with the pod images' archive written under `archives`.
@@ -155,6 +173,8 @@ pub fn spec(bins: &Binaries, archives: &Path) -> anyhow::Result<ImageSpec> {
         Entry::copy("/usr/sbin/ip", "/usr/sbin/ip"),
         // kernel reads are the same argv on sim and kind (testkit::kernel): cat reads /proc/sys
         Entry::copy("/usr/bin/cat", "/usr/bin/cat"),
+        // ... and stat tells a rewritten conflist by its inode (the chain scenario), as on kind
+        Entry::copy("/usr/bin/stat", "/usr/bin/stat"),
         Entry::copy("/usr/sbin/tc", "/usr/sbin/tc"),
         Entry::copy("/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-nft-multi"),
         Entry::copy(
@@ -192,7 +212,7 @@ pub fn spec(bins: &Binaries, archives: &Path) -> anyhow::Result<ImageSpec> {
         entries,
         files: vec![
             (kindnet::TEMPLATE.into(), primary_conflist().to_string()),
-            (INIT_CONFIG.into(), init_config().to_string()),
+            (INIT_CONFIG.into(), init_config()?.to_string()),
             (CONTAINERD_CONFIG.into(), containerd_config()),
         ],
         dirs: dirs.iter().map(|d| d.to_string()).collect(),

@@ -18,7 +18,10 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use crate::backend::Cut;
 use crate::cleanup::{OWNER_LABEL, owner_label};
 use crate::docker;
-use crate::node::{KUBELET_KUBECONFIG, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT};
+use crate::node::{
+    AGENT_SERVICE, INSTALL_CNI_SERVICE, KUBELET_KUBECONFIG, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY,
+    YURTHUB_PORT, YURTHUB_SERVICE,
+};
 
 /// Where a pod finds its ServiceAccount credentials.
 pub const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -226,9 +229,35 @@ impl EdgeNode {
 
     /// Restarts the agent process (as kubelet restarts a container) and waits until it serves.
     pub async fn restart_agent(&self) -> anyhow::Result<()> {
-        self.exec(&["tether-node", "restart-agent"]).await?;
+        self.exec(&["tether-node", "restart", AGENT_SERVICE])
+            .await?;
         self.exec(&["tether-node", "wait-ready"]).await?;
         Ok(())
+    }
+
+    /// Stops the tether DaemonSet's pod on this node for good, as kubelet does when the
+    /// DaemonSet is deleted: the agent, then its install-cni sidecar, whose SIGTERM takes tether
+    /// out of the node's chain.
+    pub async fn remove_tether(&self) -> anyhow::Result<()> {
+        for service in [AGENT_SERVICE, INSTALL_CNI_SERVICE] {
+            self.exec(&["tether-node", "stop", service]).await?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the node's main conflist from its template, as kindnetd does when it restarts.
+    pub async fn restart_main_plugin(&self) -> anyhow::Result<()> {
+        self.exec(&["tether-node", "cni", "rewrite"])
+            .await
+            .map(drop)
+    }
+
+    /// Restarts the node's yurthub (as systemd restarts its unit) and waits until it accepts
+    /// connections again; its disk cache survives, its recorded selectors do not.
+    pub async fn restart_yurthub(&self) -> anyhow::Result<()> {
+        self.exec(&["tether-node", "restart", YURTHUB_SERVICE])
+            .await
+            .map(drop)
     }
 
     /// Everything the node printed (init and agent).

@@ -18,6 +18,9 @@ pub const SANDBOX_SECONDS: u64 = 120;
 /// its probe runs every 10 s with a 2 s timeout (OpenYurt v1.7.0
 /// `cmd/yurthub/app/options/options.go:106-108`).
 pub const RENEWAL_SECONDS: u64 = 60;
+/// How long a restarted yurthub may take to answer its health endpoint (it loads its cache and
+/// certificates from disk first).
+pub const YURTHUB_SECONDS: u64 = 60;
 /// How long a crashed kindnetd may stay down after a reconnect: kubelet's restart back-off
 /// grows to 5 minutes.
 pub const KINDNET_SECONDS: u64 = 330;
@@ -248,6 +251,46 @@ impl<E: Executor> KindBackend<E> {
             &list,
             &Until::OtherThan(old),
             SANDBOX_SECONDS,
+        )?;
+        Ok(())
+    }
+
+    /// Restarts kindnetd on a node (`crictl stop`; kubelet starts it again), which writes its
+    /// conflist again without tether, and waits for the new container.
+    pub fn restart_main_plugin(&mut self, node: &str) -> Result<(), KindError> {
+        let node = self.config.node_name(node)?;
+        let list = plan::kindnet_running(&node);
+        let old = self.exec.capture_words("OLD_KINDNET", &list)?;
+        if !old.is_empty() {
+            self.exec.run(&plan::stop_containers(&node, &old))?;
+        }
+        self.exec.poll(
+            &format!("a new kindnetd on {node}"),
+            &list,
+            &Until::OtherThan(old),
+            KINDNET_SECONDS,
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the tether DaemonSet and waits until its pods are gone from every node.
+    pub fn remove_tether(&mut self) -> Result<(), KindError> {
+        self.exec
+            .run(&plan::delete_tether_daemonset(&self.config))?;
+        self.exec.run(&plan::wait_tether_pods_gone(&self.config))?;
+        Ok(())
+    }
+
+    /// Restarts yurthub (`systemctl restart yurthub.service`; systemd needs no API server, so
+    /// this works cut off) and waits until its health endpoint answers.
+    pub fn restart_yurthub(&mut self, node: &str) -> Result<(), KindError> {
+        let node = self.config.node_name(node)?;
+        self.exec.run(&plan::restart_yurthub(&node))?;
+        self.exec.poll(
+            &format!("yurthub healthy on {node} after its restart"),
+            &plan::yurthub_healthz(&node),
+            &Until::Succeeds,
+            YURTHUB_SECONDS,
         )?;
         Ok(())
     }

@@ -135,6 +135,11 @@ pub fn yurthub_service_active(node: &str) -> Cmd {
     node_exec(node, ["systemctl", "is-active", "yurthub.service"])
 }
 
+/// Restarts yurthub's systemd unit on the node.
+pub fn restart_yurthub(node: &str) -> Cmd {
+    node_exec(node, ["systemctl", "restart", "yurthub.service"])
+}
+
 /// yurthub answers its health endpoint on the node.
 pub fn yurthub_healthz(node: &str) -> Cmd {
     node_exec(

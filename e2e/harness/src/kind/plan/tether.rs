@@ -33,6 +33,39 @@ pub fn wait_tether_rollout(config: &KindConfig) -> Cmd {
     )
 }
 
+/// Deletes the tether DaemonSet and waits until its pods are gone (kubelet SIGTERMs the
+/// install-cni sidecar last, which takes tether out of each node's chain).
+pub fn delete_tether_daemonset(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "delete".to_owned(),
+            "--namespace".into(),
+            TETHER_NAMESPACE.into(),
+            format!("daemonset/{TETHER_AGENT}"),
+            "--cascade=foreground".into(),
+            "--wait=true".into(),
+            "--timeout=180s".into(),
+        ],
+    )
+}
+
+/// Waits until no pod of the tether DaemonSet is left.
+pub fn wait_tether_pods_gone(config: &KindConfig) -> Cmd {
+    kubectl(
+        config,
+        [
+            "wait".to_owned(),
+            "--namespace".into(),
+            TETHER_NAMESPACE.into(),
+            "--for=delete".into(),
+            "pod".into(),
+            format!("--selector=app.kubernetes.io/name={TETHER_AGENT}"),
+            "--timeout=180s".into(),
+        ],
+    )
+}
+
 /// `kubectl auth can-i <verb> <resource> --as=<tether-agent's ServiceAccount>`; prints yes/no.
 pub fn can_i(config: &KindConfig, verb: &str, resource: &str, namespace: Option<&str>) -> Cmd {
     let mut args = vec![

@@ -231,6 +231,25 @@ fn agent_restart_stops_the_running_agent_and_waits_for_a_new_one() {
 }
 
 #[test]
+fn yurthub_restart_restarts_its_unit_and_waits_for_its_health_endpoint() {
+    let mut run = DryRun::new();
+    run.backend.restart_yurthub("edge-1").unwrap();
+    let transcript = run.transcript();
+    let lines: Vec<&str> = transcript.lines().collect();
+    let restart = lines
+        .iter()
+        .position(|l| *l == "docker exec tether-e2e-worker systemctl restart yurthub.service")
+        .unwrap_or_else(|| panic!("no restart in:\n{transcript}"));
+    assert!(
+        lines[restart..].iter().any(|l| {
+            l.starts_with("tether_poll 60 any -- docker exec tether-e2e-worker curl")
+                && l.ends_with("http://127.0.0.1:10267/v1/healthz")
+        }),
+        "no health poll after the restart in:\n{transcript}"
+    );
+}
+
+#[test]
 fn reads_rbac_audit_metrics_mtu_and_logs_from_the_real_cluster() {
     let mut run = DryRun::new();
     assert_eq!(run.backend.can_i("list", "secrets", None).unwrap(), None);

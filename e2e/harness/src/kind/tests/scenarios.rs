@@ -135,6 +135,11 @@ fn caching_after_bring_up(cut: Cut) -> Vec<String> {
     run.backend.restart_agent("edge-1").unwrap();
     let cam3 = run.backend.recreate_sandbox("edge-1", "uid-cam-3").unwrap();
     run.backend.sandbox_attachment("edge-1", &cam3).unwrap();
+    run.backend.restart_yurthub("edge-1").unwrap();
+    let cam2_again = run.backend.recreate_sandbox("edge-1", "uid-cam-2").unwrap();
+    run.backend
+        .sandbox_attachment("edge-1", &cam2_again)
+        .unwrap();
     run.backend.reconnect("edge-1", cut).unwrap();
     let again = run.backend.recreate_sandbox("edge-1", "uid-cam-1").unwrap();
     run.backend.sandbox_attachment("edge-1", &again).unwrap();
@@ -143,7 +148,7 @@ fn caching_after_bring_up(cut: Cut) -> Vec<String> {
 }
 
 /// The order every caching run keeps: cut and checked, sandboxes recreated by UID while cut,
-/// the agent restarted, the cut undone, yurthub healthy, tether still chained, cam-1 again.
+/// the agent restarted, yurthub restarted and healthy, cam-2 again, the cut undone, yurthub healthy, tether still chained, cam-1 again.
 fn caching_order(s: &[String], cut_step: &str, undo_step: &str) {
     let cut = after(s, 0, &[cut_step]);
     let checked = after(
@@ -159,7 +164,14 @@ fn caching_order(s: &[String], cut_step: &str, undo_step: &str) {
     let removed = after(s, cam2, &["crictl rmp --force ${OLD_SANDBOXES[*]}"]);
     let restart = after(s, removed, &["crictl stop --timeout 10 ${OLD_AGENTS[*]}"]);
     let cam3 = after(s, restart, &["io.kubernetes.pod.uid=uid-cam-3"]);
-    let since = after(s, cam3, &["RECONNECTED_AT=$(date -u"]);
+    let hub = after(
+        s,
+        cam3,
+        &["docker exec tether-e2e-worker systemctl restart yurthub.service"],
+    );
+    let hub_healthy = after(s, hub, &["curl", "127.0.0.1:10267/v1/healthz"]);
+    let cam2_again = after(s, hub_healthy, &["io.kubernetes.pod.uid=uid-cam-2"]);
+    let since = after(s, cam2_again, &["RECONNECTED_AT=$(date -u"]);
     let undo = after(s, since, &[undo_step]);
     let renewed = after(
         s,
@@ -202,6 +214,59 @@ fn caching_with_a_blackhole_after_bring_up() {
         "docker exec tether-e2e-worker ip6tables --wait -D INPUT -s \"${CP_IPV6}\" -j DROP",
     );
     assert!(!s.iter().any(|l| l.contains("docker network")));
+}
+
+#[test]
+fn chain_after_bring_up() {
+    let mut run = DryRun::new();
+    let conflist = "docker exec tether-e2e-worker cat /etc/cni/net.d/10-kindnet.conflist";
+    assert_eq!(
+        run.backend
+            .exec_on_node("edge-1", &["cat", "/etc/cni/net.d/10-kindnet.conflist"])
+            .unwrap(),
+        None
+    );
+    run.backend.restart_main_plugin("edge-1").unwrap();
+    let cam1 = run
+        .backend
+        .await_sandbox("edge-1", "uid-cam-1", &[])
+        .unwrap();
+    run.backend.sandbox_attachment("edge-1", &cam1).unwrap();
+    run.backend.remove_tether().unwrap();
+    let s = steps(&run);
+    let read = after(&s, 0, &[conflist]);
+    let old = after(
+        &s,
+        read,
+        &["OLD_KINDNET=$(", "crictl ps", "--name '^kindnet-cni$'"],
+    );
+    let stop = after(&s, old, &["crictl stop --timeout 10 ${OLD_KINDNET[*]}"]);
+    let new = after(
+        &s,
+        stop,
+        &[
+            "tether_poll 330 other-than ${OLD_KINDNET[*]}",
+            "kindnet-cni",
+        ],
+    );
+    let sandbox = after(&s, new, &["io.kubernetes.pod.uid=uid-cam-1"]);
+    let delete = after(
+        &s,
+        sandbox,
+        &[
+            "delete --namespace tether-system daemonset/tether-agent",
+            "--cascade=foreground",
+        ],
+    );
+    after(
+        &s,
+        delete,
+        &[
+            "wait --namespace tether-system --for=delete pod",
+            "--selector=app.kubernetes.io/name=tether-agent",
+        ],
+    );
+    bash_accepts(&run);
 }
 
 #[test]
