@@ -70,8 +70,13 @@ pub const IMAGES_ARCHIVE: &str = "/opt/tether-node/images.tar";
 pub const PAUSE_IMAGE: &str = "registry.k8s.io/pause:3.10";
 /// The image of the pods' app containers (the same do-nothing program).
 pub const APP_IMAGE: &str = "tether.dev/e2e-app:1";
-/// The kubelet double's kubeconfig, where kind's kubelet has its own.
+/// The kubelet double's kubeconfig, where kind's kubelet has its own: yurthub's address and
+/// the node's credentials, as kubelet's on an OpenYurt edge node (node-servant points it at
+/// yurthub).
 pub const KUBELET_KUBECONFIG: &str = "/etc/kubernetes/kubelet.conf";
+/// yurthub's kubeconfig: the API server's address and the node's credentials, which yurthub
+/// uses for its Lease probe and for requests that carry no token.
+pub const YURTHUB_KUBECONFIG: &str = "/etc/kubernetes/yurthub.conf";
 /// The kubelet double's control socket.
 pub const KUBELET_SOCKET: &str = "/run/tether-node/kubelet.sock";
 /// Root of the pods' log directories, as kubelet's.

@@ -241,7 +241,16 @@ impl SimCluster {
                 IpAddr::V4(ip) => format!("https://{ip}:{}", api.1),
                 IpAddr::V6(ip) => format!("https://[{ip}]:{}", api.1),
             };
-            let kubelet_kubeconfig = cluster.server().kubeconfig_for(&api_url, &kubelet_token);
+            // kubelet goes through yurthub, yurthub to the API server, both as the node.
+            let yurthub_url = format!(
+                "https://{}:{}",
+                crate::node::YURTHUB_IP,
+                crate::node::YURTHUB_PORT
+            );
+            let kubelet_kubeconfig = cluster
+                .server()
+                .kubeconfig_for(&yurthub_url, &kubelet_token);
+            let yurthub_kubeconfig = cluster.server().kubeconfig_for(&api_url, &kubelet_token);
             let (yurthub_cert, yurthub_key) = cluster
                 .server()
                 .issue_serving_cert(&[crate::node::YURTHUB_IP])
@@ -255,6 +264,7 @@ impl SimCluster {
                 token: &token,
                 ca_pem: &ca,
                 kubelet_kubeconfig: &kubelet_kubeconfig,
+                yurthub_kubeconfig: &yurthub_kubeconfig,
                 yurthub_tls: (&yurthub_cert, &yurthub_key),
                 dir: &dir,
                 qps: spec.agent_qps,

@@ -14,8 +14,8 @@ use crate::binaries::Binaries;
 use crate::image::{self, ArchiveSpec, Entry, ImageSpec};
 use crate::node::{
     APP_IMAGE, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_SOCKET, IMAGES_ARCHIVE,
-    INIT_CONFIG, INSTALL_CNI_SERVICE, KUBELET_KUBECONFIG, PAUSE_IMAGE, POD_LOG_DIR,
-    TETHER_BUNDLE_DIR, YURTHUB_CACHE_DIR, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_PORT,
+    INIT_CONFIG, INSTALL_CNI_SERVICE, PAUSE_IMAGE, POD_LOG_DIR, TETHER_BUNDLE_DIR,
+    YURTHUB_CACHE_DIR, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY, YURTHUB_KUBECONFIG, YURTHUB_PORT,
     YURTHUB_PROBE_INTERVAL, YURTHUB_PROBE_INTERVAL_ENV, YURTHUB_SERVICE, kindnet,
 };
 
@@ -115,7 +115,7 @@ pub fn init_config() -> anyhow::Result<serde_json::Value> {
         "/usr/local/bin/tether-sim".to_string(),
         "yurthub".into(),
         "--kubeconfig".into(),
-        KUBELET_KUBECONFIG.into(),
+        YURTHUB_KUBECONFIG.into(),
         "--listen".into(),
         listen.clone(),
         "--cache-dir".into(),

@@ -20,7 +20,7 @@ use crate::cleanup::{OWNER_LABEL, owner_label};
 use crate::docker;
 use crate::node::{
     AGENT_SERVICE, INSTALL_CNI_SERVICE, KUBELET_KUBECONFIG, YURTHUB_CERT, YURTHUB_IP, YURTHUB_KEY,
-    YURTHUB_PORT, YURTHUB_SERVICE,
+    YURTHUB_KUBECONFIG, YURTHUB_PORT, YURTHUB_SERVICE,
 };
 
 /// Where a pod finds its ServiceAccount credentials.
@@ -44,8 +44,10 @@ pub struct NodeSetup<'a> {
     pub token: &'a str,
     /// CA that signed the API server's certificate.
     pub ca_pem: &'a str,
-    /// The kubelet double's kubeconfig (API address and its node credentials); yurthub's too.
+    /// The kubelet double's kubeconfig (yurthub's address and the node's credentials).
     pub kubelet_kubeconfig: &'a str,
+    /// yurthub's kubeconfig (the API server's address and the node's credentials).
+    pub yurthub_kubeconfig: &'a str,
     /// yurthub's serving certificate and key (PEM), signed by the cluster CA.
     pub yurthub_tls: (&'a str, &'a str),
     /// Host directory for this node's files.
@@ -82,18 +84,18 @@ impl EdgeNode {
         let kubelet_dir = setup.dir.join("kubernetes");
         std::fs::create_dir_all(&kubelet_dir)
             .with_context(|| format!("creating {}", kubelet_dir.display()))?;
-        let kubelet_conf = kubelet_dir.join("kubelet.conf");
-        std::fs::write(&kubelet_conf, setup.kubelet_kubeconfig)
-            .with_context(|| format!("writing {}", kubelet_conf.display()))?;
-        for (path, pem) in [
+        for (path, content) in [
+            (KUBELET_KUBECONFIG, setup.kubelet_kubeconfig),
+            (YURTHUB_KUBECONFIG, setup.yurthub_kubeconfig),
             (YURTHUB_CERT, setup.yurthub_tls.0),
             (YURTHUB_KEY, setup.yurthub_tls.1),
         ] {
             let name = Path::new(path)
                 .file_name()
-                .context("a yurthub file has no name")?;
+                .context("a node file has no name")?;
             let file = kubelet_dir.join(name);
-            std::fs::write(&file, pem).with_context(|| format!("writing {}", file.display()))?;
+            std::fs::write(&file, content)
+                .with_context(|| format!("writing {}", file.display()))?;
         }
         let kubelet_conf_dir = Path::new(KUBELET_KUBECONFIG)
             .parent()
