@@ -5,10 +5,12 @@
 { root }:
 let
   rootPath = toString root;
-  excluded = map (p: "${rootPath}/${p}") [ "target" ".git" "nix" "flake.nix" "flake.lock" ];
+  # fuzz/'s own build output (cargo-fuzz's target, artifacts, coverage) is gigabytes.
+  buildOutput = [ "target" ".git" "fuzz/target" "fuzz/artifacts" "fuzz/coverage" ];
+  excluded = map (p: "${rootPath}/${p}") (buildOutput ++ [ "nix" "flake.nix" "flake.lock" ]);
   isResult = path: builtins.match "result(-.*)?" (baseNameOf path) != null;
   isNix = path: builtins.match ".*[.]nix" (baseNameOf path) != null;
-  notBuildOutput = path: !(builtins.elem path (map (p: "${rootPath}/${p}") [ "target" ".git" ])) && !(isResult path);
+  notBuildOutput = path: !(builtins.elem path (map (p: "${rootPath}/${p}") buildOutput)) && !(isResult path);
 in
 {
   rust = builtins.path {
