@@ -130,6 +130,50 @@ fn the_sim_demo_comes_up_is_cut_off_and_goes_away() {
         assert_eq!((fields[1], fields[3]), ("Running", node), "{line}");
         assert!(fields[2].parse::<std::net::IpAddr>().is_ok(), "{line}");
     }
+    // ... and kubectl prints them as it does against a real cluster (the API double's Tables).
+    let wide = demo.kubectl(&["get", "pods", "-n", "default", "-o", "wide"]);
+    let mut lines = wide.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|h| h.split_whitespace().collect::<Vec<_>>()),
+        Some(vec![
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED",
+            "NODE",
+            "READINESS",
+            "GATES"
+        ]),
+        "{wide}"
+    );
+    for line in lines {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells.len(), 9, "{wide}");
+        assert_eq!((cells[1], cells[2]), ("1/1", "Running"), "{wide}");
+        assert!(cells[5].parse::<std::net::IpAddr>().is_ok(), "{wide}");
+        assert!(cells[6].starts_with("edge-"), "{wide}");
+    }
+    let profiles = demo.kubectl(&["get", "networkprofiles"]);
+    let rows: Vec<Vec<&str>> = profiles
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows.first().map(Vec::as_slice),
+        Some(&["NAME", "PRIORITY", "MTU", "PODS", "NODES", "AGE"][..]),
+        "{profiles}"
+    );
+    assert_eq!(
+        rows.get(1).map(|r| &r[..3]),
+        Some(&["camera", "10", "1400"][..]),
+        "{profiles}"
+    );
     let log = std::fs::read_to_string(demo.dir.path().join("log")).unwrap();
     assert!(
         log.contains("pod default/camera-1 on edge-1: profile camera, source live"),
