@@ -85,6 +85,7 @@ struct Row {
     /// Since the return: when half, nine tenths and all of the entries were current.
     current_at: [Option<Duration>; 3],
     storm: audit::Storm,
+    profile_bytes: usize,
     cpu: (f64, f64, f64),
 }
 
@@ -152,6 +153,7 @@ fn run(n: usize, cut: Duration, storm_limit: Duration, limit: FlowLimit) -> Row 
     }
     let cpu = cpu.finish();
     let storm = audit::storm(&cloud.agent_requests(), from, now_micros());
+    let profile_bytes = cloud.profile_bytes();
     assert_eq!(fleet.exited(), 0, "an agent exited; see its agent.log");
     Row {
         agents: n,
@@ -160,6 +162,7 @@ fn run(n: usize, cut: Duration, storm_limit: Duration, limit: FlowLimit) -> Row 
         bring_up,
         current_at,
         storm,
+        profile_bytes,
         cpu,
     }
 }
@@ -169,39 +172,41 @@ fn seconds(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()))
 }
 
-fn print(rows: &[Row]) {
+fn print_header() {
     println!(
-        "| agents | load before | agent RSS (median) | bring-up | return → ½, 9⁄10, all entries current | requests/agent (mean; max of one node's named ones) | lists | watches | status patches | probes | 429s | sent again before Retry-After (of 429s naming a node) | double CPU (s; mean; peak cores) |"
+        "| agents | load before | agent RSS (median) | bring-up | return → ½, 9⁄10, all entries current | requests/agent (mean; max of one node's named ones) | lists | watches | status patches | probes | 429s | sent again before Retry-After (of 429s naming a node) | double CPU (s; mean; peak cores) | profile object |"
     );
     println!(
-        "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"
+        "| ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"
     );
-    for r in rows {
-        let s = &r.storm;
-        let k = |name: &str| s.by_kind.get(name).copied().unwrap_or(0);
-        println!(
-            "| {} | {} | {:.1} MiB | {:.1} s | {}, {}, {} | {:.1}; {} | {} | {} | {} | {} | {} | {} ({}) | {:.2}; {:.2}; {:.2} |",
-            r.agents,
-            r.load,
-            r.rss_mib_median,
-            r.bring_up.as_secs_f64(),
-            seconds(r.current_at[0]),
-            seconds(r.current_at[1]),
-            seconds(r.current_at[2]),
-            s.requests as f64 / r.agents as f64,
-            s.per_node.values().max().copied().unwrap_or(0),
-            k("list"),
-            k("watch"),
-            k("patch"),
-            k("probe"),
-            s.throttled,
-            s.early_retries,
-            s.throttled_attributed,
-            r.cpu.0,
-            r.cpu.1,
-            r.cpu.2,
-        );
-    }
+}
+
+fn print_row(r: &Row) {
+    let s = &r.storm;
+    let k = |name: &str| s.by_kind.get(name).copied().unwrap_or(0);
+    println!(
+        "| {} | {} | {:.1} MiB | {:.1} s | {}, {}, {} | {:.1}; {} | {} | {} | {} | {} | {} | {} ({}) | {:.2}; {:.2}; {:.2} | {:.0} KiB |",
+        r.agents,
+        r.load,
+        r.rss_mib_median,
+        r.bring_up.as_secs_f64(),
+        seconds(r.current_at[0]),
+        seconds(r.current_at[1]),
+        seconds(r.current_at[2]),
+        s.requests as f64 / r.agents as f64,
+        s.per_node.values().max().copied().unwrap_or(0),
+        k("list"),
+        k("watch"),
+        k("patch"),
+        k("probe"),
+        s.throttled,
+        s.early_retries,
+        s.throttled_attributed,
+        r.cpu.0,
+        r.cpu.1,
+        r.cpu.2,
+        r.profile_bytes as f64 / 1024.0,
+    );
 }
 
 fn main() {
@@ -224,14 +229,13 @@ fn main() {
             "unlimited".into()
         }
     );
-    let mut rows = Vec::new();
+    print_header();
     for n in sizes.split(',').map(|s| s.trim().parse::<usize>().unwrap()) {
         let row = run(n, cut, storm_limit, limit);
         eprintln!(
             "{n} agents: every entry current {} after the link returned",
             seconds(row.current_at[2])
         );
-        rows.push(row);
+        print_row(&row);
     }
-    print(&rows);
 }

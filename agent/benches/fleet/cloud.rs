@@ -111,6 +111,12 @@ impl Cloud {
             .unwrap()
     }
 
+    /// Size of the profile as stored, `managedFields` included (one entry per node's field
+    /// manager), in bytes of JSON: what every status write sends to every profile watch.
+    pub fn profile_bytes(&self) -> usize {
+        self.profile().to_string().len()
+    }
+
     /// How many of the nodes' status entries carry `generation`.
     pub fn current_entries(&self, generation: i64) -> usize {
         let profile = self.profile();

@@ -17,7 +17,9 @@
 //! The [`Monitor`] records each verdict, logs and counts the changes
 //! (`tether_agent_upstream{state}`), and probes: at start, when a watch fails or goes silent,
 //! when a delivery fails, and every 1–4 s while the upstream is not the API server, so that the
-//! way back is noticed within seconds and the outbox retries at once.
+//! way back is noticed within seconds and the outbox retries at once. The intervals are
+//! jittered (each drawn from the upper half of its nominal value): nodes cut off by one outage
+//! would otherwise probe in step, and all see the API server return in the same instant.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use std::time::Duration;
 use kube::Client;
 use tokio::sync::{Notify, watch};
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Jitter};
 use crate::metrics::Metrics;
 use crate::state::outbox::Outbox;
 use crate::state::records::Upstream;
@@ -156,9 +158,19 @@ impl Monitor {
 
     /// Probes `GET /api` at start and whenever asked, and keeps probing while the upstream is
     /// not known to be the API server. Runs until `stopped` turns true.
-    pub async fn run(self: Arc<Self>, client: Client, mut stopped: watch::Receiver<bool>) {
-        let mut cut_off = Backoff::new(PROBE_CUT_OFF.0, PROBE_CUT_OFF.1);
-        let mut unknown = Backoff::new(PROBE_UNKNOWN.0, PROBE_UNKNOWN.1);
+    pub async fn run(self: Arc<Self>, client: Client, stopped: watch::Receiver<bool>) {
+        self.run_with(client, stopped, Jitter::from_entropy()).await;
+    }
+
+    /// [`Monitor::run`], its intervals drawn from `jitter`.
+    pub async fn run_with(
+        self: Arc<Self>,
+        client: Client,
+        mut stopped: watch::Receiver<bool>,
+        mut jitter: Jitter,
+    ) {
+        let mut cut_off = Backoff::jittered(PROBE_CUT_OFF.0, PROBE_CUT_OFF.1, jitter.fork());
+        let mut unknown = Backoff::jittered(PROBE_UNKNOWN.0, PROBE_UNKNOWN.1, jitter.fork());
         loop {
             let result = match http::Request::get(PROBE_PATH).body(Vec::new()) {
                 Ok(request) => client.request_text(request).await,

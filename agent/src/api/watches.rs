@@ -211,8 +211,8 @@ impl Ctx<'_> {
     /// again meanwhile (the probe saw it): after a cut, the watches come back with it.
     ///
     /// Cut short, it waits a delay drawn from the [`return_window`] first, so that the fleet does
-    /// not come back at the instant the API server does.
-    async fn pause(&self, wait: Duration, jitter: &mut Jitter) {
+    /// not come back at the instant the API server does; returns whether it did.
+    async fn pause(&self, wait: Duration, jitter: &mut Jitter) -> bool {
         let was = self.store.upstream();
         let mut changes = self.store.subscribe();
         let back =
@@ -224,6 +224,7 @@ impl Ctx<'_> {
         if cut_short {
             self.spread(jitter).await;
         }
+        cut_short
     }
 
     /// Waits a delay drawn from the [`return_window`] of the fleet the store knows of.
@@ -267,6 +268,9 @@ async fn drive<K>(
         let mut rv = list.metadata.resource_version.clone().unwrap_or_default();
         apply(ctx.store, Change::Listed(list.items));
         ctx.store.set_feed(kind, Feed::Watching);
+        // Whether this watch's last wait was cut short by the API's return and spread: a 410
+        // right after it relists without drawing a second delay.
+        let mut spread_already = false;
         loop {
             let wp = WatchParams {
                 field_selector: selector.clone(),
@@ -325,12 +329,22 @@ async fn drive<K>(
             }
             match judge_watch_end(events, started.elapsed(), failed, gone) {
                 WatchEnd::Relist => {
-                    ctx.spread(&mut jitter).await;
+                    if !spread_already {
+                        ctx.spread(&mut jitter).await;
+                    }
                     break;
                 }
-                WatchEnd::Rewatch => backoff.reset(),
-                WatchEnd::Silent => ctx.monitor.silent_watch(resource),
-                WatchEnd::Backoff => ctx.pause(backoff.next_wait(), &mut jitter).await,
+                WatchEnd::Rewatch => {
+                    backoff.reset();
+                    spread_already = false;
+                }
+                WatchEnd::Silent => {
+                    ctx.monitor.silent_watch(resource);
+                    spread_already = false;
+                }
+                WatchEnd::Backoff => {
+                    spread_already = ctx.pause(backoff.next_wait(), &mut jitter).await;
+                }
             }
         }
     }

@@ -90,7 +90,14 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
     let store = Store::new("edge-1");
     let m = Monitor::new(store.clone(), Arc::new(Metrics::default()), None);
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(m.clone().run(client, stopped));
+    let task = tokio::spawn(m.clone().run_with(client, stopped, Jitter::seeded(5)));
+    // The probe's intervals while cut off: 1 s then 2 s, each from its upper half.
+    let mut replay = Jitter::seeded(5);
+    let mut cut_off = Backoff::jittered(PROBE_CUT_OFF.0, PROBE_CUT_OFF.1, replay.fork());
+    let (first, second) = (cut_off.next_wait(), cut_off.next_wait());
+    assert!(first >= Duration::from_millis(500) && first < Duration::from_secs(1));
+    assert!(second >= Duration::from_secs(1) && second < Duration::from_secs(2));
+    let close = |a: Duration, b: Duration| a.abs_diff(b) <= Duration::from_millis(2);
     let (req, send) = api.next_request().await.unwrap();
     assert_eq!(req.uri().path(), "/api");
     // yurthub's local proxy refuses non-resource requests while the cloud is unhealthy.
@@ -99,7 +106,11 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
     let t0 = Instant::now();
     let (_, send) = api.next_request().await.unwrap();
     assert_eq!(store.upstream(), Upstream::YurthubCache);
-    assert_eq!(Instant::now() - t0, Duration::from_secs(1));
+    assert!(
+        close(Instant::now() - t0, first),
+        "{:?}",
+        Instant::now() - t0
+    );
     send.send_response(
         http::Response::builder()
             .status(502)
@@ -112,7 +123,7 @@ async fn the_probe_runs_at_start_keeps_probing_while_cut_off_and_rests_once_the_
         Upstream::Unreachable,
         "502 with an empty body"
     );
-    assert_eq!(Instant::now() - t0, Duration::from_secs(3));
+    assert!(close(Instant::now() - t0, first + second));
     send.send_response(respond(
         200,
         json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),

@@ -485,3 +485,46 @@ async fn in_a_fleet_the_api_servers_return_and_a_410_relist_after_a_delay_from_t
     );
     task.abort();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_410_right_after_the_return_relists_without_a_second_delay() {
+    let fleet = 500;
+    let mut jitter = Jitter::seeded(SEED);
+    let _backoff = jitter.fork();
+    let first = jitter.spread(return_window(fleet));
+
+    let (client, mut handle) = mock_client(Counter::default());
+    let (store, _, task) = node_watch_in_fleet(client, fleet);
+    answer_list(&mut handle).await;
+    store.set_upstream(Upstream::Unreachable);
+    let (_, send) = next_watch(&mut handle).await;
+    send.send_response(
+        http::Response::builder()
+            .status(502)
+            .body(kube::client::Body::empty())
+            .unwrap(),
+    );
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let back = Instant::now();
+    store.set_upstream(Upstream::ApiServer);
+    let (_, send) = next_watch(&mut handle).await;
+    let waited = Instant::now() - back;
+    assert!(
+        waited.abs_diff(first) <= Duration::from_millis(1),
+        "{waited:?} ≠ {first:?}"
+    );
+    // The cut outlasted the watch history: the resumed watch is answered 410.
+    send.send_response(watch_body(
+        "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}\n",
+    ));
+    let gone = Instant::now();
+    let (req, _send) = handle.next_request().await.unwrap();
+    assert!(
+        !req.uri().query().unwrap_or_default().contains("watch=true"),
+        "relisted"
+    );
+    assert_eq!(Instant::now() - gone, Duration::ZERO, "no second delay");
+    task.abort();
+}
