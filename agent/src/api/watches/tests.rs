@@ -202,6 +202,8 @@ async fn watches_send_one_selector_per_resource_with_the_user_agent_and_filter_a
             ("/apis/tether.dev/v1alpha1/networkprofiles", true)
         ]
     );
+    // Lists prove nothing about the upstream (yurthub answers them too): the probe's verdict does.
+    store.set_upstream(Upstream::ApiServer);
     let mut changes = store.subscribe();
     changes.wait_for(|_| store.is_live()).await.unwrap();
     assert_eq!(store.counts(), (1, 1, 0));
