@@ -114,7 +114,7 @@ fn the_sim_demo_comes_up_is_cut_off_and_goes_away() {
         "-n",
         "default",
         "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName}{\"\\n\"}{end}",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.status.podIP} {.spec.nodeName} {.status.hostIP}{\"\\n\"}{end}",
     ]);
     for (pod, node) in [
         ("camera-1", "edge-1"),
@@ -126,9 +126,12 @@ fn the_sim_demo_comes_up_is_cut_off_and_goes_away() {
             .find(|l| l.starts_with(&format!("{pod} ")))
             .unwrap_or_else(|| panic!("{pod} missing: {status}"));
         let fields: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(fields.len(), 4, "{line}");
+        assert_eq!(fields.len(), 5, "{line}");
         assert_eq!((fields[1], fields[3]), ("Running", node), "{line}");
         assert!(fields[2].parse::<std::net::IpAddr>().is_ok(), "{line}");
+        // The node's own address, not yurthub's on the node, which its kubelet talks to.
+        assert!(fields[4].parse::<std::net::IpAddr>().is_ok(), "{line}");
+        assert_ne!(fields[4], e2e::node::YURTHUB_IP, "{line}");
     }
     // ... and kubectl prints them as it does against a real cluster (the API double's Tables).
     let wide = demo.kubectl(&["get", "pods", "-n", "default", "-o", "wide"]);

@@ -160,7 +160,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         http::header::USER_AGENT,
         http::HeaderValue::from_static(USER_AGENT),
     ));
-    let host_ip = host_ip(&client_config.cluster_url);
+    let host_ip = host_ip();
     let client = kube::Client::try_from(client_config).context("building the API client")?;
     println!(
         "kubelet: node {} (host IP {host_ip:?}), API from {}",
@@ -184,13 +184,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     watch_pods(shared).await
 }
 
-/// The node's address on the way to the API server: the source address the kernel picks
-/// for it (a UDP "connect" sends nothing).
-fn host_ip(api: &http::Uri) -> Option<IpAddr> {
-    let host = api.host()?.trim_matches(|c| c == '[' || c == ']');
-    let ip: IpAddr = host.parse().ok()?;
+/// The node's address as kubelet finds it without `--node-ip`: that of the interface holding
+/// the default route (apimachinery's `ChooseHostInterface`) — the source address the kernel
+/// picks for an address only the default route reaches (a UDP "connect" sends nothing). Not the
+/// way to the API server: that is yurthub, on the node itself.
+fn host_ip() -> Option<IpAddr> {
+    // TEST-NET-1 (RFC 5737): never routed anywhere but by a default route.
     let socket = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
-    socket.connect((ip, api.port_u16().unwrap_or(443))).ok()?;
+    socket.connect(("192.0.2.1", 9)).ok()?;
     socket.local_addr().ok().map(|a| a.ip())
 }
 
