@@ -1,9 +1,14 @@
 //! `tether-cni`, installed as `/opt/cni/bin/tether`: a chained CNI plugin that applies the
 //! NetworkProfile the tether agent picks for a pod, through the `bandwidth` and `tuning`
 //! plugins. This file only dispatches; the commands live in the library.
+//!
+//! The C runtime calls [`main`] directly (`no_main`): Rust's start-up would add ten system
+//! calls to every exec, among them a read of `/proc/self/maps`, to print a message on a stack
+//! overflow (cni/README.md, "Where the time goes").
+#![no_main]
 
+use std::ffi::{CStr, c_char, c_int};
 use std::io::{self, IsTerminal, Read, Write};
-use std::process::ExitCode;
 
 use cni::commands;
 use cni::config::{MAX_STDIN_BYTES, NetConf};
@@ -13,7 +18,9 @@ use cni::spec::CniVersion;
 
 // musl's allocator returns a page to the kernel whenever its last slot is freed, so this
 // short-lived process would map and unmap pages ~30 times per ADD (7 µs a pair on a VM);
-// dlmalloc keeps what it maps until exit. Why it matters: cni/README.md, "Where the time goes".
+// dlmalloc keeps what it maps until exit. glibc's malloc does too, and is already set up by
+// glibc's start-up: there the system allocator is the cheaper one (cni/README.md).
+#[cfg(target_env = "musl")]
 #[global_allocator]
 static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
@@ -34,17 +41,39 @@ Configuration keys (all optional):
 
 Try: CNI_COMMAND=VERSION tether-cni";
 
-fn main() -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
+/// What the C runtime calls. It ignores SIGPIPE, as Rust's start-up would: a delegate that
+/// exits without reading its stdin must fail tether's write, not kill tether.
+#[allow(unsafe_code)] // the unmangled `main` the C runtime calls, and two libc calls
+#[unsafe(no_mangle)]
+extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // SAFETY: SIG_IGN installs no handler code, and nothing else in this process sets one.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // SAFETY: the C runtime passes `argc` pointers to NUL-terminated strings in `argv`.
+    // (`std::env::args` is empty under `no_main` with musl, which does not pass them to
+    // initialisers as glibc does.)
+    let first_arg = (argc > 1).then(|| {
+        unsafe { CStr::from_ptr(*argv.add(1)) }
+            .to_string_lossy()
+            .into_owned()
+    });
+    // A panic must not unwind into C; 101 is the status Rust's start-up gives one.
+    let status = std::panic::catch_unwind(|| run(first_arg)).unwrap_or(101);
+    let _ = io::stdout().flush();
+    status
+}
+
+/// Runs this invocation, `first_arg` being the command line's first argument; the exit status.
+fn run(first_arg: Option<String>) -> c_int {
+    if let Some(arg) = first_arg {
         match arg.as_str() {
             "-h" | "--help" => println!("{HELP}"),
             "-V" | "--version" => println!("tether-cni {}", env!("CARGO_PKG_VERSION")),
             _ => {
                 eprintln!("tether-cni takes no arguments; see tether-cni --help");
-                return ExitCode::FAILURE;
+                return 1;
             }
         }
-        return ExitCode::SUCCESS;
+        return 0;
     }
     let env = |var: &str| std::env::var_os(var).map(|v| v.to_string_lossy().into_owned());
     let invocation = Invocation::from_env(env);
@@ -66,7 +95,7 @@ fn main() -> ExitCode {
             if let Some(output) = output {
                 let _ = writeln!(stdout, "{output}");
             }
-            ExitCode::SUCCESS
+            0
         }
         Err(e) => {
             let version = NetConf::sniff_version(&stdin).unwrap_or(CniVersion::LATEST);
@@ -74,7 +103,7 @@ fn main() -> ExitCode {
             if io::stdout().is_terminal() {
                 eprintln!("tether-cni is run by a container runtime; see tether-cni --help");
             }
-            ExitCode::FAILURE
+            1
         }
     }
 }
