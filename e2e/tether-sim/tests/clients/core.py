@@ -3,10 +3,11 @@
 Everything here passes on the double today; checks it fails go to pending.py.
 """
 
-from kubernetes import client
+from kubernetes import client, dynamic
 
 from harness import (
     REQUEST_TIMEOUT,
+    Deviation,
     check,
     drop_namespace,
     eventually,
@@ -14,6 +15,7 @@ from harness import (
     expect_eq,
     namespace,
     run,
+    status_of,
     unique,
 )
 
@@ -281,6 +283,7 @@ def patches_take_the_type_the_client_picks(api_client):
             "the server rejected our request due to an error in our request",
             "message of a failed JSON patch",
         )
+        expect_eq(failed.get("details"), {}, "details of a failed JSON patch (the cause is not kept)")
         out = core.patch_namespaced_config_map(
             "cfg", ns, {"data": {"c": None}}, _content_type="application/merge-patch+json", **T
         )
@@ -299,6 +302,43 @@ def patches_take_the_type_the_client_picks(api_client):
         drop_namespace(api_client, ns)
 
 
+def config_maps_are_applied_through_the_dynamic_client(api_client):
+    """Server-side apply of a built-in kind: create, ownership per manager, removal of a field
+    the manager stops applying, conflict with another manager's field."""
+    ns = namespace(api_client, "py-apply")
+    try:
+        maps = dynamic.DynamicClient(api_client).resources.get(api_version="v1", kind="ConfigMap")
+
+        def apply(manager, data, **kwargs):
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": data}
+            return maps.server_side_apply(
+                body=body, name="applied", namespace=ns, field_manager=manager, **kwargs
+            )
+
+        created = apply("py-a", {"a": "1", "b": "2"})
+        expect_eq(created.data.to_dict(), {"a": "1", "b": "2"}, "data after the first apply")
+        apply("py-c", {"c": "3"})
+        again = apply("py-a", {"a": "1"})
+        expect_eq(again.data.to_dict(), {"a": "1", "c": "3"}, "data after py-a stopped applying b")
+        expect_eq(
+            sorted((m.manager, m.operation) for m in again.metadata.managedFields),
+            [("py-a", "Apply"), ("py-c", "Apply")],
+            "managers after two appliers",
+        )
+        try:
+            apply("py-c", {"a": "9", "c": "3"})
+        except dynamic.exceptions.ConflictError as error:
+            expect_eq(
+                status_of(error).get("message"),
+                'Apply failed with 1 conflict: conflict with "py-a": .data.a',
+                "message of an apply conflict on a ConfigMap",
+            )
+        else:
+            raise Deviation("applying another manager's field succeeded; a real server answers 409")
+    finally:
+        drop_namespace(api_client, ns)
+
+
 if __name__ == "__main__":
     run(
         [
@@ -308,5 +348,6 @@ if __name__ == "__main__":
             lists_select_by_label_and_field_and_paginate,
             pods_and_service_accounts_round_trip,
             patches_take_the_type_the_client_picks,
+            config_maps_are_applied_through_the_dynamic_client,
         ]
     )

@@ -8,6 +8,7 @@ from kubernetes import client, dynamic
 
 from harness import (
     REQUEST_TIMEOUT,
+    Deviation,
     check,
     expect_api_error,
     expect_eq,
@@ -209,7 +210,7 @@ def server_side_apply_through_the_dynamic_client(api_client):
             "causes of an apply conflict",
         )
     else:
-        raise AssertionError("a conflicting apply by another manager succeeded; a real server answers 409")
+        raise Deviation("a conflicting apply by another manager succeeded; a real server answers 409")
     forced = profiles.server_side_apply(
         body=profile(name, priority=6), name=name, field_manager="py-b", force_conflicts=True
     )
