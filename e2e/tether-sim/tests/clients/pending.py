@@ -329,6 +329,56 @@ def emptied_maps_are_left_out(api_client):
         drop_namespace(api_client, ns)
 
 
+def deployments_are_served_defaulted_and_deleted_with_a_status(api_client):
+    """apps/v1 Deployments: SetDefaults_Deployment (pkg/apis/apps/v1/defaults.go), pod template
+    defaults, and a Status on delete (no ReturnDeletedObject in
+    pkg/registry/apps/deployment/storage/storage.go)."""
+    apps = client.AppsV1Api(api_client)
+    ns = namespace(api_client, "py-deploy")
+    try:
+        labels = {"app": "web"}
+        body = client.V1Deployment(
+            metadata=client.V1ObjectMeta(name="web"),
+            spec=client.V1DeploymentSpec(
+                selector=client.V1LabelSelector(match_labels=labels),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels=labels),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name="app", image="busybox:1.36")]),
+                ),
+            ),
+        )
+        made = apps.create_namespaced_deployment(ns, body, **T)
+        spec = made.spec
+        expect_eq(
+            (spec.replicas, spec.revision_history_limit, spec.progress_deadline_seconds),
+            (1, 10, 600),
+            "Deployment spec defaults",
+        )
+        rolling = spec.strategy.rolling_update if spec.strategy else None
+        expect_eq(
+            (
+                spec.strategy and spec.strategy.type,
+                rolling and rolling.max_surge,
+                rolling and rolling.max_unavailable,
+            ),
+            ("RollingUpdate", "25%", "25%"),
+            "Deployment strategy defaults",
+        )
+        expect_eq(spec.template.spec.restart_policy, "Always", "pod template restartPolicy default")
+        expect_eq(made.metadata.generation, 1, "a new Deployment's generation")
+        names = [d.metadata.name for d in apps.list_namespaced_deployment(ns, **T).items]
+        expect_eq(names, ["web"], "deployments listed")
+        answer = apps.delete_namespaced_deployment("web", ns, **T)
+        expect_eq(answer.get("kind"), "Status", "kind of the answer to deleting a Deployment")
+        expect_eq(
+            answer.get("details"),
+            {"name": "web", "group": "apps", "kind": "deployments", "uid": made.metadata.uid},
+            "details of the answer to deleting a Deployment",
+        )
+    finally:
+        drop_namespace(api_client, ns)
+
+
 if __name__ == "__main__":
     run(
         [
@@ -345,5 +395,6 @@ if __name__ == "__main__":
             remaining_item_count_only_without_selectors,
             apply_conflict_causes_carry_a_reason,
             emptied_maps_are_left_out,
+            deployments_are_served_defaulted_and_deleted_with_a_status,
         ]
     )
