@@ -8,7 +8,7 @@ mod scenario;
 
 use std::time::Duration;
 
-use e2e::backend::{AGENT_USER, ClusterSpec, NodeSpec, PodSpec, Request};
+use e2e::backend::{AGENT_USER, Cluster, ClusterSpec, NodeSpec, PodSpec, Request};
 use futures::{StreamExt, TryStreamExt};
 use rstest::rstest;
 
@@ -58,6 +58,34 @@ fn within_token_bucket(requests: &[&Request], qps: f64, burst: u32) -> Result<()
     Ok(())
 }
 
+/// The resources the agent watches; it knows a pod only once its pod watch is open.
+const WATCHED: [&str; 3] = ["pods", "nodes", "networkprofiles"];
+
+/// Waits until the audit log shows each of the agent's watches answered 200. An agent that
+/// starts under a server limit can see a watch throttled and come back after `Retry-After`
+/// plus its spread, seconds later: pods scheduled before then get defaults by design (the
+/// plugin cannot wait that long), which is not what this scenario is about.
+async fn await_agent_watching(cluster: &Cluster, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut poll = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        poll.tick().await;
+        let audit = cluster.audit().await.unwrap();
+        let open = |resource: &str| {
+            agent_requests(&audit)
+                .iter()
+                .any(|r| r.verb == "watch" && r.resource == resource && r.code == 200)
+        };
+        if WATCHED.iter().all(|r| open(r)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent's watches of {WATCHED:?} were not all open within {within:?}"
+        );
+    }
+}
+
 #[rstest]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
@@ -79,6 +107,7 @@ async fn a_burst_of_pods_gets_profiles_within_the_agents_rate_limits() {
         .await
         .unwrap();
     let generation = create_profile(&admin, "camera", camera_spec()).await;
+    await_agent_watching(&cluster, Duration::from_secs(30)).await;
 
     // The pods are scheduled at once; the node's kubelet runs their sandboxes through CRI
     // as fast as it can, and each ADD asks the agent, which learns the pods through the
