@@ -201,7 +201,7 @@ fn conflict_error(conflicts: &[(String, Vec<String>)], rt: &ResourceType, name: 
     let causes = conflicts
         .iter()
         .map(|(m, p)| {
-            json!({"type": "FieldManagerConflict", "message": format!("conflict with \"{m}"), "field": fields::display(p)})
+            json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{m}"), "field": fields::display(p)})
         })
         .collect();
     ApiError::apply_conflict(message, causes, &rt.group, &rt.plural, name)
