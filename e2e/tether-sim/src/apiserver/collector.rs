@@ -251,7 +251,9 @@ fn collect(ctx: &Ctx, entries: &[Entry]) -> bool {
         }
     }
     for e in entries.iter().filter(|e| !is_deleting(&e.obj)) {
-        let refs = owners(&e.obj);
+        // Re-read: this pass may already have orphaned it.
+        let Some(now) = current(ctx, e) else { continue };
+        let refs = owners(&now);
         if refs.is_empty() {
             continue;
         }
@@ -278,12 +280,17 @@ fn collect(ctx: &Ctx, entries: &[Entry]) -> bool {
     changed
 }
 
-/// Whether an owner seen in the snapshot is still stored (it may have gone in this pass).
-fn still_there(ctx: &Ctx, e: &Entry) -> bool {
+/// The stored object a snapshot entry stands for, if it is still there (same uid).
+fn current(ctx: &Ctx, e: &Entry) -> Option<Value> {
     ctx.st
         .store
         .get(&Key::new(&e.rt.id(), e.meta("namespace"), e.meta("name")))
-        .is_some_and(|o| o["metadata"]["uid"] == e.obj["metadata"]["uid"])
+        .filter(|o| o["metadata"]["uid"] == e.obj["metadata"]["uid"])
+}
+
+/// Whether an owner seen in the snapshot is still stored (it may have gone in this pass).
+fn still_there(ctx: &Ctx, e: &Entry) -> bool {
+    current(ctx, e).is_some()
 }
 
 /// Remove the owner references whose uid `drop` selects.
