@@ -305,6 +305,16 @@ async fn a_namespace_terminates_refuses_content_and_goes_when_empty() {
         e.message,
         "configmaps \"late\" is forbidden: unable to create new content in namespace team because it is being terminated"
     );
+    // Server-side apply creating an object is a create too.
+    let apply = Patch::Apply(
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}}),
+    );
+    let e = status_of(
+        cms.patch("applied", &PatchParams::apply("test"), &apply)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, 403, "{}", e.message);
     // The plain ConfigMap is gone; the held one stays, and the namespace says why.
     assert_eq!(status_of(cms.get("plain").await.unwrap_err()).code, 404);
     let stuck = namespaces.get("team").await.unwrap();

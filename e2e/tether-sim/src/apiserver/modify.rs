@@ -7,6 +7,7 @@ use super::convert;
 use super::crud::{Ctx, PatchKind, check_type, generation, key, with_version};
 use super::deletion;
 use super::hooks;
+use super::namespaces;
 use super::patch;
 use super::resources::ResourceType;
 use super::status::{ApiError, ApiResult};
@@ -82,8 +83,10 @@ pub fn modify(
     // Read before the store is locked for the write.
     let admission = Admission::load(ctx.st, rt, ns);
     // The store is locked while the closure runs: reading it in there would deadlock.
-    let namespace_exists =
-        !rt.namespaced || ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_some();
+    let namespace = rt
+        .namespaced
+        .then(|| ctx.st.store.get(&Key::new("/namespaces", "", ns)))
+        .flatten();
     // An update that empties a marked object's finalizers deletes it, and answers with
     // the object as updated (store.go:588-613,771-777).
     let mut emptied: Option<Value> = None;
@@ -95,9 +98,10 @@ pub fn modify(
             (None, Change::Patch(PatchKind::Apply, _, _)) if subresource.is_empty() => {
                 let mut skeleton = json!({"apiVersion": rt.api_version(), "kind": rt.kind, "metadata": {"name": name}});
                 if rt.namespaced {
-                    if !namespace_exists {
+                    let Some(namespace) = &namespace else {
                         return Err(ApiError::not_found("", "namespaces", ns));
-                    }
+                    };
+                    namespaces::admit_create(rt, namespace, ns, name)?;
                     skeleton["metadata"]["namespace"] = json!(ns);
                 }
                 (skeleton, false)
