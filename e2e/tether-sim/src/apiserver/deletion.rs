@@ -365,9 +365,12 @@ fn mark_for_controller(rt: &ResourceType, obj: &mut Value, opts: &DeleteOptions)
             obj["status"]["conditions"] = json!(kept);
         }
     }
-    list.retain(|f| f != ORPHAN && f != FOREGROUND);
-    if let Some(f) = opts.gc_finalizer(&[]) {
-        list.push(f.into());
+    // Only the namespace storage sets the garbage collector's finalizers on its first
+    // DELETE (`shouldHaveOrphanFinalizer`); the CRD storage leaves them.
+    if rt.id() == "/namespaces" {
+        let gc = opts.gc_finalizer(&list);
+        list.retain(|f| f != ORPHAN && f != FOREGROUND);
+        list.extend(gc.map(String::from));
     }
     set_finalizers(obj, &list);
 }
