@@ -552,3 +552,38 @@ fn kubectl_sees_a_terminating_pod_until_it_goes() {
     let gone = k.fails(&["get", "pod", "web"]);
     assert!(gone.contains("pods \"web\" not found"), "{gone}");
 }
+
+#[tokio::test]
+async fn a_crd_is_answered_marked_and_goes_with_its_objects() {
+    let server = server().await;
+    server.load_yaml(CRD).unwrap();
+    let client = client(&server, server.admin_token()).await;
+    let path = "/apis/tether.dev/v1alpha1/networkprofiles";
+    let profile = json!({"apiVersion": "tether.dev/v1alpha1", "kind": "NetworkProfile",
+        "metadata": {"name": "camera"}, "spec": {"priority": 1}});
+    assert_eq!(raw(&client, "POST", path, profile).await.0, 201);
+    let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/networkprofiles.tether.dev";
+    let (code, body) = raw(&client, "DELETE", crd, Value::Null).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(v["kind"], "CustomResourceDefinition", "{body}");
+    assert_eq!(
+        v["metadata"]["finalizers"],
+        json!(["customresourcecleanup.apiextensions.k8s.io"])
+    );
+    let terminating = v["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Terminating")
+        .unwrap();
+    assert_eq!(terminating["reason"], "InstanceDeletionPending");
+    // Its finalizer controller has emptied it: the CRD and its objects are gone.
+    assert_eq!(raw(&client, "GET", crd, Value::Null).await.0, 404);
+    assert_eq!(
+        raw(&client, "GET", &format!("{path}/camera"), Value::Null)
+            .await
+            .0,
+        404
+    );
+}
