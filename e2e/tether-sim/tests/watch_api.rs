@@ -126,7 +126,8 @@ async fn reflector_follows_pods_of_one_node() {
             .then_some(())
     })
     .await;
-    pods.delete("before", &DeleteParams::default())
+    // A bound pod goes at once only with grace 0 (else it waits for its kubelet).
+    pods.delete("before", &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
     eventually(5, "deletion", || async {

@@ -33,7 +33,7 @@ use k8s_cri::v1::{
     NamespaceMode, NamespaceOption, PodSandboxConfig, PodSandboxMetadata, PodSandboxState,
 };
 use k8s_openapi::api::core::v1::{Container, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher;
@@ -534,17 +534,28 @@ impl Worker {
     }
 
     /// A pod deleted with a grace period stays in the API until its kubelet has stopped it
-    /// and deletes it for good (grace 0), as kubelet's status manager does.
+    /// and deletes it for good, as kubelet's status manager does.
     async fn finish_deletion(&self, pod: &Pod) {
         let (Some(namespace), Some(name)) = (&pod.metadata.namespace, &pod.metadata.name) else {
             return;
         };
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), namespace);
-        let params = DeleteParams::default().grace_period(0);
-        if let Err(e) = api.delete(name, &params).await {
+        if let Err(e) = api.delete(name, &final_delete(pod)).await {
             println!("kubelet: deleting pod {namespace}/{name} for good failed: {e}");
         }
     }
+}
+
+/// kubelet's last word on a stopped pod: grace 0, and the pod's uid as a precondition so
+/// that a new pod of the same name is never deleted (kubernetes
+/// `pkg/kubelet/status/status_manager.go`, `syncPod`).
+pub fn final_delete(pod: &Pod) -> DeleteParams {
+    DeleteParams::default()
+        .grace_period(0)
+        .preconditions(Preconditions {
+            uid: pod.metadata.uid.clone(),
+            resource_version: None,
+        })
 }
 
 /// Writes queued pod statuses to the API, keeping those that fail for the next round.
@@ -982,6 +993,16 @@ mod tests {
         assert_eq!(netns_path(&HashMap::new()), None);
         let garbage = HashMap::from([("info".to_string(), "{".to_string())]);
         assert_eq!(netns_path(&garbage), None);
+    }
+
+    #[test]
+    fn the_final_delete_is_graceless_and_pinned_to_the_pod_s_uid() {
+        let params = final_delete(&pod());
+        assert_eq!(params.grace_period_seconds, Some(0));
+        assert_eq!(
+            params.preconditions.and_then(|pre| pre.uid).as_deref(),
+            Some("u-1")
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Create, get, list and delete of stored objects (update and patch: `modify`).
+//! Create, get and list of stored objects (update and patch: `modify`; delete: `deletion`).
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -8,6 +8,7 @@ pub use super::body::{check_type, decode};
 use super::convert;
 use super::hooks;
 use super::names;
+use super::namespaces;
 use super::patch;
 use super::rbac::UserInfo;
 use super::resources::ResourceType;
@@ -114,14 +115,11 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
                 "the server could not find the requested resource: a namespace is required",
             ));
         }
-        if ctx
-            .st
-            .store
-            .get(&Key::new("/namespaces", "", &ns))
-            .is_none()
-        {
+        let Some(namespace) = ctx.st.store.get(&Key::new("/namespaces", "", &ns)) else {
             return Err(ApiError::not_found("", "namespaces", &ns));
-        }
+        };
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        namespaces::admit_create(rt, &namespace, &ns, name)?;
         obj["metadata"]["namespace"] = json!(ns);
     } else if let Some(m) = obj["metadata"].as_object_mut() {
         m.remove("namespace");
@@ -286,72 +284,5 @@ pub fn list(
     }
     Ok(
         json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": out}),
-    )
-}
-
-/// Delete one object, honouring `preconditions` of the DeleteOptions body.
-pub fn delete(
-    ctx: &Ctx,
-    rt: &ResourceType,
-    ns: &str,
-    name: &str,
-    options: &Value,
-) -> ApiResult<Value> {
-    let k = key(rt, ns, name);
-    let admission = Admission::load(ctx.st, rt, ns);
-    let (deleted, _) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |cur| {
-        let Some(cur) = cur else { return Err(ApiError::not_found(&rt.group, &rt.plural, name)) };
-        let old_view = convert::from_storage(rt, cur.clone());
-        admission.validate(&Attempt {
-            rt,
-            operation: "DELETE",
-            subresource: "",
-            namespace: ns,
-            name,
-            object: None,
-            old_object: Some(&with_version(old_view, rt)),
-            dry_run: ctx.dry_run,
-            user: ctx.user,
-        })?;
-        let pre = &options["preconditions"];
-        if let Some(uid) = pre["uid"].as_str().filter(|u| Some(*u) != cur["metadata"]["uid"].as_str()) {
-            let why = format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", cur["metadata"]["uid"].as_str().unwrap_or_default());
-            return Err(ApiError::conflict(&rt.group, &rt.plural, name, &why));
-        }
-        if let Some(rv) = pre["resourceVersion"].as_str().filter(|r| Some(*r) != cur["metadata"]["resourceVersion"].as_str()) {
-            let why = format!("Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}", cur["metadata"]["resourceVersion"].as_str().unwrap_or_default());
-            return Err(ApiError::conflict(&rt.group, &rt.plural, name, &why));
-        }
-        Ok(Write::Delete)
-    })?;
-    if !ctx.dry_run {
-        hooks::after_write(ctx, rt, Some(&deleted), None);
-    }
-    Ok(with_version(convert::from_storage(rt, deleted), rt))
-}
-
-/// Delete every object matching the selectors.
-pub fn delete_collection(
-    ctx: &Ctx,
-    rt: &ResourceType,
-    ns: &str,
-    sel: &(LabelSelector, FieldSelector),
-) -> ApiResult<Value> {
-    let listed = list(ctx.st, rt, ns, sel, 0, None)?;
-    let mut items = Vec::new();
-    for o in listed["items"].as_array().into_iter().flatten() {
-        let (ons, oname) = (
-            o["metadata"]["namespace"].as_str().unwrap_or_default(),
-            o["metadata"]["name"].as_str().unwrap_or_default(),
-        );
-        match delete(ctx, rt, ons, oname, &Value::Null) {
-            Ok(d) => items.push(d),
-            Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(
-        json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(),
-              "metadata": {"resourceVersion": ctx.st.store.current_rv().to_string()}, "items": items}),
     )
 }

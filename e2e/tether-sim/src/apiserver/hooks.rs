@@ -1,11 +1,12 @@
 //! What the real control plane does around writes: CRD validation and registration,
-//! namespace status and cascading deletion, default ServiceAccounts, pod phase.
+//! namespace status, default ServiceAccounts, pod phase (deletions finish in `collector`).
 
 use serde_json::{Value, json};
 
 use super::admission::{BINDINGS, POLICIES};
 use super::admission_objects::{binding_problems, policy_problems};
 use super::crud::{self, Ctx};
+use super::deletion;
 use super::resources::{self, ResourceType};
 use super::state::State;
 use super::status::{ApiError, ApiResult};
@@ -154,6 +155,9 @@ pub fn before_write(
             )));
         }
     }
+    if let Some(old) = old {
+        deletion::check_no_new_finalizers(rt, old, obj)?;
+    }
     if rt.group == "events.k8s.io" && old.is_none() {
         let causes = validate_new_event(obj);
         if !causes.is_empty() {
@@ -248,12 +252,6 @@ pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Optio
             );
             delete_all(st, |k| k.resource == id);
             st.registry_mut().remove_crd(name);
-        }
-        ("/namespaces", None) => {
-            let Some(ns) = old.and_then(|o| o["metadata"]["name"].as_str()) else {
-                return;
-            };
-            delete_all(st, |k| k.namespace == ns && k.resource != "/namespaces");
         }
         ("/namespaces", Some(ns)) if old.is_none() => {
             let ns = ns["metadata"]["name"].as_str().unwrap_or_default();

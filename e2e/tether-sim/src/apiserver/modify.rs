@@ -5,7 +5,9 @@ use serde_json::{Value, json};
 use super::admission::{Admission, Attempt};
 use super::convert;
 use super::crud::{Ctx, PatchKind, check_type, generation, key, with_version};
+use super::deletion;
 use super::hooks;
+use super::namespaces;
 use super::patch;
 use super::resources::ResourceType;
 use super::status::{ApiError, ApiResult};
@@ -46,6 +48,7 @@ fn confine(old: &Value, mut new: Value, rt: &ResourceType, subresource: &str) ->
         "uid",
         "creationTimestamp",
         "deletionTimestamp",
+        "deletionGracePeriodSeconds",
     ] {
         match old["metadata"].get(f) {
             Some(v) => new["metadata"][f] = v.clone(),
@@ -80,8 +83,13 @@ pub fn modify(
     // Read before the store is locked for the write.
     let admission = Admission::load(ctx.st, rt, ns);
     // The store is locked while the closure runs: reading it in there would deadlock.
-    let namespace_exists =
-        !rt.namespaced || ctx.st.store.get(&Key::new("/namespaces", "", ns)).is_some();
+    let namespace = rt
+        .namespaced
+        .then(|| ctx.st.store.get(&Key::new("/namespaces", "", ns)))
+        .flatten();
+    // An update that empties a marked object's finalizers deletes it, and answers with
+    // the object as updated (store.go:588-613,771-777).
+    let mut emptied: Option<Value> = None;
     let (stored, old) = ctx.st.store.write_or_preview(&k, generation(rt), ctx.dry_run, |stored| {
         let cur_view = stored.map(|c| convert::from_storage(rt, c.clone()));
         let cur = cur_view.as_ref();
@@ -90,9 +98,10 @@ pub fn modify(
             (None, Change::Patch(PatchKind::Apply, _, _)) if subresource.is_empty() => {
                 let mut skeleton = json!({"apiVersion": rt.api_version(), "kind": rt.kind, "metadata": {"name": name}});
                 if rt.namespaced {
-                    if !namespace_exists {
+                    let Some(namespace) = &namespace else {
                         return Err(ApiError::not_found("", "namespaces", ns));
-                    }
+                    };
+                    namespaces::admit_create(rt, namespace, ns, name)?;
                     skeleton["metadata"]["namespace"] = json!(ns);
                 }
                 (skeleton, false)
@@ -158,8 +167,18 @@ pub fn modify(
             dry_run: ctx.dry_run,
             user: ctx.user,
         })?;
+        if cur.is_some_and(|c| deletion::emptied(rt, c, &new)) {
+            emptied = Some(new);
+            return Ok(Write::Delete);
+        }
         Ok(Write::Put(convert::to_storage(rt, new)))
     })?;
+    if let Some(updated) = emptied {
+        if !ctx.dry_run {
+            hooks::after_write(ctx, rt, Some(&stored), None);
+        }
+        return Ok(with_version(updated, rt));
+    }
     if !ctx.dry_run {
         hooks::after_write(ctx, rt, old.as_ref(), Some(&stored));
     }

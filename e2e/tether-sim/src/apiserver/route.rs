@@ -10,6 +10,7 @@ use hyper::{Request, header};
 use serde_json::Value;
 
 use super::crud::{self, Ctx, PatchKind};
+use super::deletion::{self, DeleteOptions};
 use super::modify::{self, Change};
 use super::rbac::{self, UserInfo};
 use super::request::RequestInfo;
@@ -18,7 +19,7 @@ use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::table::TableRequest;
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, proto, review};
+use super::{collector, discovery, namespaces, openapi, pod_subresources, proto, review};
 
 /// Admit, authorise and answer one request.
 pub async fn process(
@@ -82,7 +83,8 @@ fn resource(
         .find(&ri.group, &ri.version, &ri.resource)
         .ok_or_else(ApiError::path_not_found)?;
     let sub = ri.subresource.as_str();
-    if !(sub.is_empty() || (sub == "status" && rt.status))
+    let pod_sub = !rt.custom && rt.id() == "/pods" && pod_subresources::SUBRESOURCES.contains(&sub);
+    if !(sub.is_empty() || (sub == "status" && rt.status) || pod_sub)
         || (!rt.namespaced && rt.id() != "/namespaces" && !ri.namespace.is_empty())
     {
         return Err(ApiError::path_not_found());
@@ -129,6 +131,22 @@ fn resource(
             plural => review::review(st, user, obj, plural == "selfsubjectaccessreviews")?,
         };
         return Ok(Reply::Json(201, answer));
+    }
+    if pod_sub {
+        let obj = match ri.verb.as_str() {
+            "create" if !body.is_empty() => Some(crud::decode(body, ct, &rt.kind)?),
+            _ => None,
+        };
+        let answer = pod_subresources::handle(&ctx, &rt, ns, &ri.name, sub, obj.as_ref(), |k| {
+            ri.q(k).map(String::from)
+        })?;
+        if sub == "eviction" && !ctx.dry_run {
+            collector::settle(st);
+        }
+        return Ok(match answer {
+            pod_subresources::Answer::Json(code, v) => Reply::Json(code, v),
+            pod_subresources::Answer::EmptyLog => Reply::Text(""),
+        });
     }
     let sel = || crud::selectors(&rt, ri.q("labelSelector"), ri.q("fieldSelector"));
     let table = if accept.contains("as=Table") {
@@ -179,7 +197,9 @@ fn resource(
         }
         "update" => {
             let obj = crud::decode(body, ct, &rt.kind)?;
-            modify::modify(&ctx, &rt, ns, &ri.name, sub, Change::Replace(obj))?
+            let out = modify::modify(&ctx, &rt, ns, &ri.name, sub, Change::Replace(obj))?;
+            settle_after(&ctx, &out);
+            out
         }
         "patch" => {
             let kind = PatchKind::for_resource(ct, &rt)?;
@@ -194,33 +214,53 @@ fn resource(
                 serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
             };
-            modify::modify(
+            let out = modify::modify(
                 &ctx,
                 &rt,
                 ns,
                 &ri.name,
                 sub,
                 Change::Patch(kind, patch, ri.flag("force")),
-            )?
+            )?;
+            settle_after(&ctx, &out);
+            out
         }
-        "delete" if sub.is_empty() => {
+        "delete" | "deletecollection" if sub.is_empty() => {
             let options = if body.is_empty() {
                 Value::Null
             } else {
                 crud::decode(body, ct, "DeleteOptions")?
             };
+            let opts = DeleteOptions::parse(&options, |k| ri.q(k).map(String::from))?;
             // DeleteOptions carry their own dryRun (that is where client-go puts it).
-            let dry = options["dryRun"]
-                .as_array()
-                .is_some_and(|d| d.iter().any(|v| v == "All"));
             let ctx = Ctx {
-                dry_run: ctx.dry_run || dry,
+                dry_run: ctx.dry_run || opts.dry_run,
                 ..ctx
             };
-            crud::delete(&ctx, &rt, ns, &ri.name, &options)?
+            let (code, out) = if ri.verb == "delete" {
+                namespaces::admit_delete(&rt, &ri.name)?;
+                let outcome = deletion::delete(&ctx, &rt, ns, &ri.name, &opts)?;
+                deletion::answer(&rt, outcome, &opts)
+            } else {
+                (
+                    200,
+                    deletion::delete_collection(&ctx, &rt, ns, &sel()?, &opts)?,
+                )
+            };
+            if !ctx.dry_run {
+                collector::settle(st);
+            }
+            return Ok(Reply::Json(code, out));
         }
-        "deletecollection" => crud::delete_collection(&ctx, &rt, ns, &sel()?)?,
         _ => return Err(ApiError::method_not_allowed()),
     };
     Ok(Reply::Json(200, out))
+}
+
+/// Run the controllers after an update that may have finished a deletion (a marked
+/// object, possibly now gone).
+fn settle_after(ctx: &Ctx, out: &Value) {
+    if !ctx.dry_run && deletion::is_deleting(out) {
+        collector::settle(ctx.st);
+    }
 }
