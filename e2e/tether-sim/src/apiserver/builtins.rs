@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::resources::ResourceType;
 
-fn builtin(
+/// A built-in type with no short names, field labels or list-map keys.
+pub(super) fn builtin(
     group: &str,
     version: &str,
     plural: &str,
@@ -22,6 +23,7 @@ fn builtin(
         kind: kind.into(),
         namespaced,
         status,
+        scale: false,
         short_names: Vec::new(),
         stored: true,
         list_map_keys: HashMap::new(),
@@ -31,7 +33,8 @@ fn builtin(
     }
 }
 
-fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
+/// Server-side apply's list-map keys by dotted path.
+pub(super) fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
     pairs
         .iter()
         .map(|(path, key)| {
@@ -43,7 +46,8 @@ fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
         .collect()
 }
 
-fn labels(l: &[&str]) -> Vec<String> {
+/// Owned strings.
+pub(super) fn labels(l: &[&str]) -> Vec<String> {
     l.iter().map(|s| s.to_string()).collect()
 }
 
@@ -164,7 +168,7 @@ pub fn builtins() -> Vec<ResourceType> {
         false,
     );
     vapb.short_names = labels(&["vapb"]);
-    vec![
+    let mut all = vec![
         ns,
         pods,
         nodes,
@@ -199,5 +203,7 @@ pub fn builtins() -> Vec<ResourceType> {
         ssar,
         sar,
         ssrr,
-    ]
+    ];
+    all.extend(super::workloads::types());
+    all
 }

@@ -67,6 +67,13 @@ fn resource_entries(r: &ResourceType) -> Vec<Value> {
             "kind": r.kind, "verbs": ["get", "patch", "update"],
         }));
     }
+    if r.scale {
+        out.push(json!({
+            "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
+            "group": "autoscaling", "version": "v1", "kind": "Scale",
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
     out
 }
 

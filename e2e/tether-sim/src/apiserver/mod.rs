@@ -28,6 +28,7 @@ pub(crate) mod request;
 mod resources;
 mod review;
 mod route;
+mod scale;
 mod select;
 mod server;
 mod state;
@@ -38,6 +39,7 @@ mod table;
 pub(crate) mod tls;
 mod validate;
 mod watch;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -33,6 +33,8 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Whether the `status` subresource is served.
     pub status: bool,
+    /// Whether the `scale` subresource (an `autoscaling/v1` Scale over `spec.replicas`) is served.
+    pub scale: bool,
     /// Short names for discovery.
     pub short_names: Vec<String>,
     /// False for review types that are only created, never stored.
@@ -135,6 +137,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
             kind,
             namespaced: spec["scope"].as_str() == Some("Namespaced"),
             status: v["subresources"].get("status").is_some(),
+            scale: false,
             short_names: names["shortNames"]
                 .as_array()
                 .map(|a| {
