@@ -8,11 +8,13 @@ mod admission_match;
 mod admission_objects;
 mod apf;
 mod audit;
+mod binding;
 mod body;
 mod builtins;
 mod cel_eval;
 mod convert;
 mod crud;
+mod daemon;
 mod discovery;
 mod fields;
 mod handle;
@@ -35,6 +37,7 @@ mod state;
 mod status;
 mod store;
 mod strategic;
+mod strategy;
 mod table;
 pub(crate) mod tls;
 mod validate;
@@ -161,6 +164,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
         bookmark_interval: config.bookmark_interval,
         max_body_bytes: config.max_body_bytes,
         address: addr.to_string(),
+        services: Default::default(),
     });
     let admin_token = new_token();
     state.add_token(
@@ -188,6 +192,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
     for obj in rbac::bootstrap_objects() {
         server.load_object(obj)?;
     }
+    daemon::spawn(&state);
     let (stop, stopped) = oneshot::channel();
     let acceptor = tokio_rustls::TlsAcceptor::from(pki.server);
     let task = tokio::spawn(server::run(listener, acceptor, state, stopped));

@@ -18,7 +18,7 @@ use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::table::TableRequest;
 use super::watch::{self, WatchRequest};
-use super::{discovery, openapi, proto, review, scale};
+use super::{binding, discovery, openapi, proto, review, scale};
 
 /// Admit, authorise and answer one request.
 pub async fn process(
@@ -82,7 +82,10 @@ fn resource(
         .find(&ri.group, &ri.version, &ri.resource)
         .ok_or_else(ApiError::path_not_found)?;
     let sub = ri.subresource.as_str();
-    if !(sub.is_empty() || (sub == "status" && rt.status) || (sub == "scale" && rt.scale))
+    if !(sub.is_empty()
+        || (sub == "status" && rt.status)
+        || (sub == "scale" && rt.scale)
+        || (sub == "binding" && rt.id() == "/pods"))
         || (!rt.namespaced && rt.id() != "/namespaces" && !ri.namespace.is_empty())
     {
         return Err(ApiError::path_not_found());
@@ -129,6 +132,12 @@ fn resource(
             plural => review::review(st, user, obj, plural == "selfsubjectaccessreviews")?,
         };
         return Ok(Reply::Json(201, answer));
+    }
+    if sub == "binding" && rt.id() == "/pods" && ri.verb == "create" {
+        return Ok(Reply::Json(
+            201,
+            binding::bind(&ctx, &rt, ns, &ri.name, ct, body)?,
+        ));
     }
     if sub == "scale" {
         let out = scale::handle(&ctx, &rt, ns, &ri.name, &ri.verb, ct, body)?;
