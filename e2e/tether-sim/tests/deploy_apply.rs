@@ -199,5 +199,20 @@ fn deploy_applies_and_the_daemonset_puts_one_agent_on_each_node() {
         .lines()
         .find(|l| l.contains("daemonset.apps/tether-agent"))
         .unwrap_or_else(|| panic!("no DaemonSet row in:\n{table}"));
-    assert!(row.starts_with("tether-system"), "{row}");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // NAMESPACE NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE
+    assert_eq!(
+        cells[..8],
+        [
+            "tether-system",
+            "daemonset.apps/tether-agent",
+            "3",
+            "3",
+            "0",
+            "3",
+            "0",
+            "<none>"
+        ],
+        "{table}"
+    );
 }
