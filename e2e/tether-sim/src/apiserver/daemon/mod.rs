@@ -1,7 +1,9 @@
 //! The DaemonSet controller, the one controller the double runs: woken by every change
 //! to nodes, DaemonSets and pods, it syncs every DaemonSet (`sync.rs`) and writes pods and
 //! status through the server's own create/delete/update paths, as kube-controller-manager
-//! writes through the API. It stops when the server's state is dropped.
+//! writes through the API (the real controller's loop: v1.34.2
+//! `pkg/controller/daemon/daemon_controller.go` `syncDaemonSet` `:1204-1290`; a DaemonSet
+//! being deleted is skipped, `:1253-1255`). It stops when the server's state is dropped.
 
 mod placement;
 pub mod sync;

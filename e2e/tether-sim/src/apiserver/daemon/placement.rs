@@ -1,8 +1,9 @@
-//! Which nodes a DaemonSet's pod belongs on: `NodeShouldRunDaemonPod` and its
-//! predicates (kubernetes v1.34 `pkg/controller/daemon/daemon_controller.go`): the
+//! Which nodes a DaemonSet's pod belongs on: `NodeShouldRunDaemonPod` and `predicates`
+//! (kubernetes v1.34.2 `pkg/controller/daemon/daemon_controller.go:1294-1330`): the
 //! template's `nodeName`, `nodeSelector` and required node affinity, and the node's
-//! taints against the template's tolerations plus those every daemon pod gets
-//! (`pkg/controller/daemon/util/daemonset_util.go`, `AddOrUpdateDaemonPodTolerations`).
+//! `NoSchedule`/`NoExecute` taints against the template's tolerations plus those every
+//! daemon pod gets (`NewPod`, `:1333-1341`; `util/daemonset_util.go:48-102`,
+//! `AddOrUpdateDaemonPodTolerations`).
 
 use serde_json::{Value, json};
 

@@ -1,6 +1,13 @@
-//! One DaemonSet's sync, as a plan: which nodes get a pod, which pods go, and the status
-//! (kubernetes v1.34 `pkg/controller/daemon/daemon_controller.go`: `podsShouldBeOnNode`,
-//! `manage`, `updateDaemonSetStatus`; `update.go`: `rollingUpdate`).
+//! One DaemonSet's sync, as a plan: which nodes get a pod, which pods go, and the status.
+//! Kubernetes v1.34.2 (read from openshift/microshift `218a1884`, which vendors
+//! openshift/kubernetes at 1.34.2) `pkg/controller/daemon/daemon_controller.go`:
+//! `getNodesToDaemonPods` `:739-790`, `podsShouldBeOnNode` `:792-912`, `manage` `:944`,
+//! `syncNodes` `:977-1087` (pods from `CreatePodTemplate` with the node affinity),
+//! `updateDaemonSetStatus` `:1144-1202`, `podByCreationTimestampAndPhase` `:1343-1362`;
+//! `update.go` `rollingUpdate` `:44-260` (the maxSurge 0 branch); `util/daemonset_util.go`
+//! `CreatePodTemplate` `:107-124`, `IsPodUpdated` `:165-172`,
+//! `ReplaceDaemonSetPodNodeNameNodeAffinity` `:176-221`; `pkg/controller/controller_utils.go`
+//! `ComputeHash` `:1395-1407`.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -139,15 +146,12 @@ fn max_unavailable(ds: &Value, desired: i64) -> i64 {
 /// Plan the sync of `ds` given every node and the pods of its namespace.
 pub fn plan(ds: &Value, nodes: &[Value], pods: &[Value], now: DateTime<Utc>) -> Plan {
     let hash = revision_hash(&ds["spec"]["template"]);
-    let generation = template_generation(ds);
     let spec = placement_spec(ds);
     let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let rolling = ds["spec"]["updateStrategy"]["type"].as_str() != Some("OnDelete");
-    let updated = |p: &Value| {
-        let l = &p["metadata"]["labels"];
-        l[HASH_LABEL].as_str() == Some(hash.as_str())
-            || (generation.is_some() && l[GENERATION_LABEL].as_str() == generation.as_deref())
-    };
+    // `util.IsPodUpdated` also compares the generation label, but with the pointer's
+    // `fmt.Sprint` (an address), so in effect only the hash counts.
+    let updated = |p: &Value| p["metadata"]["labels"][HASH_LABEL].as_str() == Some(hash.as_str());
     let mut plan = Plan::default();
     let (mut desired, mut current, mut misscheduled) = (0i64, 0i64, 0i64);
     let (mut ready, mut avail, mut up_to_date) = (0i64, 0i64, 0i64);
@@ -155,9 +159,18 @@ pub fn plan(ds: &Value, nodes: &[Value], pods: &[Value], now: DateTime<Utc>) -> 
     let mut outdated = Vec::new();
     for node in nodes {
         let name = node["metadata"]["name"].as_str().unwrap_or_default();
+        // `getNodesToDaemonPods`: terminal pods being deleted no longer count.
+        let terminal_and_deleted = |p: &Value| {
+            matches!(p["status"]["phase"].as_str(), Some("Failed" | "Succeeded"))
+                && !p["metadata"]["deletionTimestamp"].is_null()
+        };
         let mut here: Vec<&Value> = pods
             .iter()
-            .filter(|p| owned_by(p, ds) && p["spec"]["nodeName"].as_str() == Some(name))
+            .filter(|p| {
+                owned_by(p, ds)
+                    && p["spec"]["nodeName"].as_str() == Some(name)
+                    && !terminal_and_deleted(p)
+            })
             .collect();
         // Oldest first (`podByCreationTimestampAndPhase`), then by name for determinism.
         here.sort_by_key(|p| {
@@ -181,14 +194,16 @@ pub fn plan(ds: &Value, nodes: &[Value], pods: &[Value], now: DateTime<Utc>) -> 
             .copied()
             .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
             .collect();
-        if should_continue {
-            let (failed, running): (Vec<&Value>, Vec<&Value>) =
-                live.iter().partition(|p| p["status"]["phase"] == "Failed");
-            plan.delete.extend(failed.iter().map(|p| pod_name(p)));
-            if running.is_empty() && should_run {
-                plan.create.push(name.to_string());
-            }
-            // More than one: keep the oldest.
+        // `podsShouldBeOnNode`, without surge: a pod is created only where none exists
+        // (a terminating or failed one is waited out); finished pods go; of several
+        // running ones the oldest stays.
+        if should_run && here.is_empty() {
+            plan.create.push(name.to_string());
+        } else if should_continue {
+            let (finished, running): (Vec<&Value>, Vec<&Value>) = live.iter().partition(|p| {
+                matches!(p["status"]["phase"].as_str(), Some("Failed" | "Succeeded"))
+            });
+            plan.delete.extend(finished.iter().map(|p| pod_name(p)));
             plan.delete
                 .extend(running.iter().skip(1).map(|p| pod_name(p)));
             if let Some(p) = running.first().filter(|p| !updated(p)) {
@@ -335,6 +350,21 @@ mod tests {
                 .delete
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn terminating_and_failed_pods_are_waited_out_before_a_replacement() {
+        let d = ds();
+        let hash = revision_hash(&d["spec"]["template"]);
+        let nodes = [node("n1", "yes"), node("n2", "yes")];
+        let mut terminating = pod("a", "n1", &hash, false);
+        terminating["metadata"]["deletionTimestamp"] = json!("2025-01-01T00:00:09Z");
+        let mut failed = pod("b", "n2", &hash, false);
+        failed["status"]["phase"] = json!("Failed");
+        let p = plan(&d, &nodes, &[terminating, failed], Utc::now());
+        assert!(p.create.is_empty(), "{:?}", p.create);
+        assert_eq!(p.delete, ["b"]);
+        assert_eq!(p.status["currentNumberScheduled"], 2);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! template generation (`pkg/registry/apps/daemonset/strategy.go` `PrepareForCreate` /
 //! `PrepareForUpdate`, carried in the `deprecated.daemonset.template.generation`
 //! annotation by `pkg/apis/apps/v1/conversion.go:85-116`) and the selector rules of
-//! `pkg/apis/apps/validation/validation.go` (`ValidateDeploymentSpec`,
-//! `ValidateDaemonSetSpec`, …, `ValidatePodTemplateSpecForReplicaSet`).
+//! `pkg/apis/apps/validation/validation.go` (v1.34.2: `ValidateDaemonSetSpec` `:440-452`,
+//! `ValidateDeploymentSpec` `:638-660`, `ValidateReplicaSetSpec` `:807-842`, the
+//! StatefulSet's `:180-185`, `ValidatePodTemplateSpecForReplicaSet` `:56-68`).
 
 use serde_json::{Value, json};
 
@@ -142,6 +143,11 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<(String, String)> {
         return Vec::new();
     }
     if sel.is_null() {
+        // A nil selector selects nothing, so the template never matches; only the
+        // DaemonSet's validation does not require one outright (`:440-452`).
+        if kind == "DaemonSet" {
+            return vec![mismatch()];
+        }
         return vec![
             ("spec.selector".into(), "Required value".into()),
             mismatch(),
@@ -152,12 +158,15 @@ pub fn validate(kind: &str, obj: &Value) -> Vec<(String, String)> {
             .as_array()
             .is_none_or(|m| m.is_empty());
     if empty {
+        // ReplicaSets say "deployment" upstream too (`ValidateReplicaSetSpec`, `:819`).
+        let what = match kind {
+            "DaemonSet" => "daemonset",
+            "StatefulSet" => "statefulset",
+            _ => "deployment",
+        };
         return vec![(
             "spec.selector".into(),
-            format!(
-                "Invalid value: {sel}: empty selector is invalid for {}",
-                kind.to_lowercase()
-            ),
+            format!("Invalid value: {sel}: empty selector is invalid for {what}"),
         )];
     }
     if !LabelSelector::from_object(sel).matches(&template) {

@@ -1,6 +1,6 @@
 //! Jobs and CronJobs: defaults (kubernetes v1.34.1 `pkg/apis/batch/v1/defaults.go:34-89`)
-//! and a Job's generated selector (`pkg/registry/batch/job/strategy.go`,
-//! `generateSelector`): unless `manualSelector`, the selector is the Job's uid under
+//! and a Job's generated selector (v1.34.2 `pkg/registry/batch/job/strategy.go:217-256`,
+//! `generateSelector`, run by `Validate`, `:169`, once the uid exists): unless `manualSelector`, the selector is the Job's uid under
 //! `batch.kubernetes.io/controller-uid`, and the template carries that label, the
 //! `batch.kubernetes.io/job-name` label and their legacy unprefixed forms.
 
@@ -52,14 +52,19 @@ pub fn default_job(old: Option<&Value>, obj: &mut Value, uid: &str) {
     if old.is_some() || obj["spec"]["manualSelector"] == true {
         return;
     }
+    // Labels and the selector key are added only where missing (`:226-256`).
     let name = obj["metadata"]["name"].clone();
-    obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    or_default(
+        &mut obj["spec"]["selector"]["matchLabels"],
+        "batch.kubernetes.io/controller-uid",
+        json!(uid),
+    );
     let labels = &mut obj["spec"]["template"]["metadata"]["labels"];
     for key in ["batch.kubernetes.io/controller-uid", "controller-uid"] {
-        labels[key] = json!(uid);
+        or_default(labels, key, json!(uid));
     }
     for key in ["batch.kubernetes.io/job-name", "job-name"] {
-        labels[key] = name.clone();
+        or_default(labels, key, name.clone());
     }
 }
 

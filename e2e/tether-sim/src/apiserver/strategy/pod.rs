@@ -30,8 +30,7 @@ fn tolerates_already(tolerations: &[Value], key: &str) -> bool {
     tolerations.iter().any(|t| {
         let k = t["key"].as_str().unwrap_or_default();
         let effect = t["effect"].as_str().unwrap_or_default();
-        (k == key || (k.is_empty() && t["operator"] == "Exists"))
-            && (effect.is_empty() || effect == "NoExecute")
+        (k == key || k.is_empty()) && (effect.is_empty() || effect == "NoExecute")
     })
 }
 
@@ -53,8 +52,10 @@ pub fn admit_create(pod: &mut Value) -> Result<(), String> {
             return Err(format!("no PriorityClass with name {other} was found"));
         }
     };
-    if spec["priority"].as_i64().is_some_and(|p| p != priority) {
-        return Err("the integer value of priority must not be provided in pod spec; priority admission controller computed the priority from the given PriorityClass name".into());
+    if let Some(given) = spec["priority"].as_i64().filter(|p| *p != priority) {
+        return Err(format!(
+            "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name"
+        ));
     }
     spec["priority"] = json!(priority);
     or_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
