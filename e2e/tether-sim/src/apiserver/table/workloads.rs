@@ -1,7 +1,7 @@
 //! Deployments, DaemonSets, Services, Jobs and CronJobs: `printDeployment`,
 //! `printDaemonSet`, `printService`, `printJob`, `printCronJob` of
 //! `pkg/printers/internalversion/printers.go` (Kubernetes v1.34.1: columns `:157-212`,
-//! `:347-356`; cells `:1211-1305`, `:1312-1392`, `:1543-1557`, `:2412-2433`;
+//! `:347-356`; cells `:1211-1296`, `:1312-1396`, `:1543-1560`, `:2412-2435`;
 //! `layoutContainerCells` `:2742-2755`).
 
 use serde_json::{Value, json};
