@@ -16,6 +16,19 @@ use super::crud::Ctx;
 use super::resources::ResourceType;
 use super::status::{ApiError, ApiResult};
 
+/// The storage ids of the kinds this module prepares.
+const HANDLED: [&str; 9] = [
+    "/pods",
+    "apps/deployments",
+    "apps/daemonsets",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "/replicationcontrollers",
+    "/services",
+    "batch/jobs",
+    "batch/cronjobs",
+];
+
 /// The status a created object starts with (the strategies' `PrepareForCreate` reset it;
 /// Go writes the non-`omitempty` counters).
 fn initial_status(kind: &str) -> Value {
@@ -28,8 +41,46 @@ fn initial_status(kind: &str) -> Value {
     }
 }
 
-/// Default, admit and validate `obj` (`old`: the stored object on update).
+/// Default, admit and validate `obj` (`old`: the stored object on update). A body whose
+/// fields have the wrong JSON types (say `spec: 5`) is refused with 400, as the real
+/// server's decoding into the Go types refuses it: `spec` and `status` are checked here,
+/// and indexing a deeper wrongly typed value to default it panics, which is caught.
 pub fn prepare(
+    ctx: &Ctx,
+    rt: &ResourceType,
+    old: Option<&Value>,
+    obj: &mut Value,
+) -> ApiResult<()> {
+    if !HANDLED.contains(&rt.id().as_str()) {
+        return Ok(());
+    }
+    let wrong_type = || {
+        ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: a field has the wrong type",
+            kind = rt.kind,
+            version = rt.version
+        ))
+    };
+    if ["spec", "status"]
+        .iter()
+        .any(|f| obj.get(*f).is_some_and(|v| !v.is_object() && !v.is_null()))
+    {
+        return Err(wrong_type());
+    }
+    let mut work = obj.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare_typed(ctx, rt, old, &mut work)
+    }));
+    match outcome {
+        Ok(result) => {
+            *obj = work;
+            result
+        }
+        Err(_) => Err(wrong_type()),
+    }
+}
+
+fn prepare_typed(
     ctx: &Ctx,
     rt: &ResourceType,
     old: Option<&Value>,
@@ -126,5 +177,47 @@ pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Optio
             o["metadata"]["name"].as_str().unwrap_or_default()
         );
         ctx.st.services.release(&owner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::rbac::UserInfo;
+    use crate::apiserver::state::State;
+
+    #[test]
+    fn wrongly_typed_fields_are_a_bad_request_not_a_panic() {
+        let st = State {
+            store: crate::apiserver::store::Store::new(10),
+            registry: Default::default(),
+            tokens: Default::default(),
+            apf: Default::default(),
+            audit: Default::default(),
+            bookmark_interval: std::time::Duration::from_secs(60),
+            max_body_bytes: 1024,
+            address: String::new(),
+            services: Default::default(),
+        };
+        let user = UserInfo::default();
+        let ctx = Ctx {
+            st: &st,
+            user: &user,
+            manager: "m".into(),
+            strict: false,
+            dry_run: false,
+        };
+        let pods = st.find("", "v1", "pods").unwrap();
+        let old = json!({"metadata": {"name": "p"}, "spec": {"containers": []}});
+        let mut bad = json!({"metadata": {"name": "p"}, "spec": [1]});
+        let e = prepare(&ctx, &pods, Some(&old), &mut bad).unwrap_err();
+        assert_eq!(e.code, 400);
+        assert_eq!(bad["spec"], json!([1]), "left as it was");
+        let mut svc_bad = json!({"metadata": {"name": "s"}, "spec": {"ports": [1]}});
+        let svc = st.find("", "v1", "services").unwrap();
+        assert_eq!(
+            prepare(&ctx, &svc, None, &mut svc_bad).unwrap_err().code,
+            400
+        );
     }
 }
