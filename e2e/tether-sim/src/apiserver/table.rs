@@ -121,6 +121,13 @@ impl Printer {
             "apps/daemonsets" => {
                 Self::builtin(workloads::daemon_set_columns(), workloads::daemon_set_row)
             }
+            "apps/replicasets" => {
+                Self::builtin(workloads::replica_set_columns(), workloads::replica_set_row)
+            }
+            "apps/statefulsets" => Self::builtin(
+                workloads::stateful_set_columns(),
+                workloads::stateful_set_row,
+            ),
             "/services" => Self::builtin(workloads::service_columns(), workloads::service_row),
             "batch/jobs" => Self::builtin(workloads::job_columns(), workloads::job_row),
             "batch/cronjobs" => {

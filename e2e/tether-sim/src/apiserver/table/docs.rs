@@ -108,3 +108,12 @@ pub const DEPLOYMENT_UPDATED: &str = "Total number of non-terminating pods targe
 pub const DEPLOYMENT_AVAILABLE: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
 /// `DeploymentSpec.selector` (extensions/v1beta1).
 pub const DEPLOYMENT_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.";
+/// `ReplicaSetSpec.replicas` (extensions/v1beta1).
+pub const RS_DESIRED: &str = "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
+/// `ReplicaSetStatus.replicas` (extensions/v1beta1).
+pub const RS_CURRENT: &str = "Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
+/// `ReplicaSetStatus.readyReplicas` (extensions/v1beta1).
+pub const RS_READY: &str =
+    "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.";
+/// `ReplicaSetSpec.selector` (extensions/v1beta1).
+pub const RS_SELECTOR: &str = "Selector is a label query over pods that should match the replica count. If the selector is empty, it is defaulted to the labels present on the pod template. Label keys and values that must match in order to be controlled by this replica set. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";

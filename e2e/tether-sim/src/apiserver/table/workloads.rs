@@ -1,5 +1,6 @@
-//! Deployments, DaemonSets, Services, Jobs and CronJobs: `printDeployment`,
-//! `printDaemonSet`, `printService`, `printJob`, `printCronJob` of
+//! Deployments, ReplicaSets, StatefulSets, DaemonSets, Services, Jobs and CronJobs:
+//! `printDeployment`, `printReplicaSet`, `printStatefulSet`, `printDaemonSet`,
+//! `printService`, `printJob`, `printCronJob` of
 //! `pkg/printers/internalversion/printers.go` (Kubernetes v1.34.1: columns `:157-212`,
 //! `:347-356`; cells `:1211-1296`, `:1312-1396`, `:1543-1560`, `:2412-2435`;
 //! `layoutContainerCells` `:2742-2755`).
@@ -92,6 +93,65 @@ pub fn deployment_row(o: &Value, now: Now) -> Row {
         names,
         images,
         json!(LabelSelector::from_object(&spec["selector"]).to_string()),
+    ]
+    .into()
+}
+
+/// NAME DESIRED CURRENT READY AGE | CONTAINERS IMAGES SELECTOR (`:144-153`).
+pub fn replica_set_columns() -> Vec<Column> {
+    let mut c = vec![
+        Column::name(),
+        Column::new("Desired", "integer", docs::RS_DESIRED),
+        Column::new("Current", "integer", docs::RS_CURRENT),
+        Column::new("Ready", "integer", docs::RS_READY),
+        Column::age(),
+    ];
+    c.extend(wide_columns(docs::RS_SELECTOR));
+    c
+}
+
+/// A ReplicaSet: desired, current and ready replicas (`printReplicaSet`, `:1182-1197`).
+pub fn replica_set_row(o: &Value, now: Now) -> Row {
+    let (spec, status) = (&o["spec"], &o["status"]);
+    let [names, images] = containers(&spec["template"]["spec"]);
+    vec![
+        o["metadata"]["name"].clone(),
+        json!(int(&spec["replicas"])),
+        json!(int(&status["replicas"])),
+        json!(int(&status["readyReplicas"])),
+        age(o, now),
+        names,
+        images,
+        json!(format_selector(&spec["selector"])),
+    ]
+    .into()
+}
+
+/// NAME READY AGE | CONTAINERS IMAGES (`:234-240`).
+pub fn stateful_set_columns() -> Vec<Column> {
+    vec![
+        Column::name(),
+        Column::text("Ready", "Number of the pod with ready state"),
+        Column::age(),
+        Column::text("Containers", CONTAINERS).wide(),
+        Column::text("Images", IMAGES).wide(),
+    ]
+}
+
+/// A StatefulSet: ready/desired (`printStatefulSet`, `:1516-1529`).
+pub fn stateful_set_row(o: &Value, now: Now) -> Row {
+    let (spec, status) = (&o["spec"], &o["status"]);
+    let [names, images] = containers(&spec["template"]["spec"]);
+    vec![
+        o["metadata"]["name"].clone(),
+        json!(format!(
+            "{}/{}",
+            int(&status["readyReplicas"]),
+            int(&spec["replicas"])
+        )),
+        age(o, now),
+        names,
+        images,
     ]
     .into()
 }
@@ -379,6 +439,21 @@ mod tests {
             ]
         );
         assert_eq!(daemon_set_columns().len(), 11);
+    }
+
+    #[test]
+    fn replica_and_stateful_set_rows() {
+        let rs = json!({"metadata": {"name": "r"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"a": "b"}}},
+                        "status": {"replicas": 2, "readyReplicas": 1}});
+        let cells = replica_set_row(&rs, now()).cells;
+        assert_eq!(cells[1..4], [json!(3), json!(2), json!(1)]);
+        assert_eq!(cells[7], json!("a=b"));
+        let sts = json!({"metadata": {"name": "s"}, "spec": {"replicas": 2}, "status": {"readyReplicas": 2}});
+        assert_eq!(stateful_set_row(&sts, now()).cells[1], json!("2/2"));
+        assert_eq!(
+            stateful_set_columns().len(),
+            stateful_set_row(&sts, now()).cells.len()
+        );
     }
 
     #[test]
