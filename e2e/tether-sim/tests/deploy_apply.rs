@@ -199,6 +199,19 @@ fn deploy_applies_and_the_daemonset_puts_one_agent_on_each_node() {
         .lines()
         .find(|l| l.contains("daemonset.apps/tether-agent"))
         .unwrap_or_else(|| panic!("no DaemonSet row in:\n{table}"));
+    // `kubectl get all` lists what discovery puts in the `all` category.
+    let all = serve.ok(&["get", "all", "-n", "tether-system", "-o", "name"]);
+    assert_eq!(
+        all.lines()
+            .filter(|l| l.starts_with("pod/tether-agent-"))
+            .count(),
+        3,
+        "{all}"
+    );
+    assert!(
+        all.lines().any(|l| l == "daemonset.apps/tether-agent"),
+        "{all}"
+    );
     let cells: Vec<&str> = row.split_whitespace().collect();
     // NAMESPACE NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE
     assert_eq!(

@@ -25,6 +25,7 @@ pub(super) fn builtin(
         status,
         scale: false,
         short_names: Vec::new(),
+        categories: Vec::new(),
         stored: true,
         list_map_keys: HashMap::new(),
         field_labels: Vec::new(),
@@ -58,6 +59,7 @@ pub fn builtins() -> Vec<ResourceType> {
     ns.field_labels = labels(&["status.phase"]);
     let mut pods = builtin("", "v1", "pods", "Pod", true, true);
     pods.short_names = labels(&["po"]);
+    pods.categories = labels(&["all"]);
     pods.field_labels = labels(&[
         "spec.nodeName",
         "spec.restartPolicy",
@@ -118,6 +120,7 @@ pub fn builtins() -> Vec<ResourceType> {
         true,
     );
     crd.short_names = labels(&["crd", "crds"]);
+    crd.categories = labels(&["api-extensions"]);
     // kubelet (and yurthub's health probe) renew `kube-node-lease/<node>`; no short names.
     let lease = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false);
     let fc = "flowcontrol.apiserver.k8s.io";

@@ -60,6 +60,9 @@ fn resource_entries(r: &ResourceType) -> Vec<Value> {
     if !r.short_names.is_empty() {
         main["shortNames"] = json!(r.short_names);
     }
+    if !r.categories.is_empty() {
+        main["categories"] = json!(r.categories);
+    }
     let mut out = vec![main];
     if r.status {
         out.push(json!({

@@ -37,6 +37,8 @@ pub struct ResourceType {
     pub scale: bool,
     /// Short names for discovery.
     pub short_names: Vec<String>,
+    /// Categories for discovery (`all` is what `kubectl get all` lists).
+    pub categories: Vec<String>,
     /// False for review types that are only created, never stored.
     pub stored: bool,
     /// List fields merged as maps by server-side apply: path of field names → key fields.
@@ -139,6 +141,14 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
             status: v["subresources"].get("status").is_some(),
             scale: false,
             short_names: names["shortNames"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            categories: names["categories"]
                 .as_array()
                 .map(|a| {
                     a.iter()

@@ -26,6 +26,8 @@ fn template_keys(prefix: &str) -> HashMap<Vec<String>, Vec<String>> {
 fn workload(group: &str, plural: &str, kind: &str, short: &[&str], scale: bool) -> ResourceType {
     let mut rt = builtin(group, "v1", plural, kind, true, true);
     rt.short_names = labels(short);
+    // Every kind built this way is in `all` upstream (each registry's `Categories()`).
+    rt.categories = labels(&["all"]);
     rt.scale = scale;
     rt
 }
@@ -69,7 +71,7 @@ pub fn types() -> Vec<ResourceType> {
         true,
         false,
     );
-    let apiservices = builtin(
+    let mut apiservices = builtin(
         "apiregistration.k8s.io",
         "v1",
         "apiservices",
@@ -77,6 +79,7 @@ pub fn types() -> Vec<ResourceType> {
         false,
         true,
     );
+    apiservices.categories = labels(&["api-extensions"]);
     vec![
         deploy,
         ds,
