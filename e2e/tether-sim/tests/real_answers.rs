@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use http_body_util::BodyExt;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -106,18 +107,27 @@ async fn strategic_merge_patch_follows_the_go_types_patch_strategies() {
     let stored = server.object("/pods", "default", "web").unwrap();
     assert!(!stored.to_string().contains("$patch"), "{stored}");
 
-    // Container env merges by name inside the container merged by name.
-    let p = smp(
-        &pods,
+    // Container env merges by name inside the container merged by name (in a pod
+    // template: a pod's env may not change after creation).
+    server
+        .load_object(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}},
+                     "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod()["spec"]}}}))
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let d = smp(
+        &deployments,
         "web",
-        json!({"spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "3"}]}]}}),
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "B", "value": "3"}]}]}}}}),
     )
     .await;
+    let container = &d["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
-        p["spec"]["containers"][0]["env"],
+        container["env"],
         json!([{"name": "A", "value": "1"}, {"name": "B", "value": "3"}])
     );
-    assert_eq!(p["spec"]["containers"][0]["image"], "busybox");
+    assert_eq!(container["image"], "busybox");
 
     // A ServiceAccount's secrets merge by name.
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");

@@ -13,7 +13,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, W
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use tether_sim::apiserver::SimConfig;
 
 /// The NetworkProfile shape the agent will use (subset).
@@ -99,14 +99,23 @@ async fn reflector_follows_pods_of_one_node() {
         (names(&reader) == ["before", "mine"]).then_some(())
     })
     .await;
-    // Binding a pod to the node makes it enter the selection (ADDED to the watcher).
-    pods.patch(
-        "unbound",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"nodeName": "edge-1"}})),
-    )
-    .await
-    .unwrap();
+    // Binding a pod to the node makes it enter the selection (ADDED to the watcher); a
+    // binding is the only way its nodeName changes.
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "unbound"},
+                         "target": {"kind": "Node", "name": "edge-1"}});
+    pods.create_subresource::<Value, Value>("binding", "unbound", &PostParams::default(), &binding)
+        .await
+        .unwrap();
+    let again = pods
+        .create_subresource::<Value, Value>("binding", "unbound", &PostParams::default(), &binding)
+        .await
+        .unwrap_err();
+    assert!(
+        again
+            .to_string()
+            .contains("pod unbound is already assigned to node \"edge-1\""),
+        "{again}"
+    );
     eventually(5, "bound pod", || async {
         (names(&reader) == ["before", "mine", "unbound"]).then_some(())
     })

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::resources::ResourceType;
 
-fn builtin(
+/// A built-in type with no short names, field labels or list-map keys.
+pub(super) fn builtin(
     group: &str,
     version: &str,
     plural: &str,
@@ -22,7 +23,9 @@ fn builtin(
         kind: kind.into(),
         namespaced,
         status,
+        scale: false,
         short_names: Vec::new(),
+        categories: Vec::new(),
         stored: true,
         list_map_keys: HashMap::new(),
         field_labels: Vec::new(),
@@ -31,7 +34,8 @@ fn builtin(
     }
 }
 
-fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
+/// Server-side apply's list-map keys by dotted path.
+pub(super) fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
     pairs
         .iter()
         .map(|(path, key)| {
@@ -43,7 +47,8 @@ fn keys(pairs: &[(&str, &str)]) -> HashMap<Vec<String>, Vec<String>> {
         .collect()
 }
 
-fn labels(l: &[&str]) -> Vec<String> {
+/// Owned strings.
+pub(super) fn labels(l: &[&str]) -> Vec<String> {
     l.iter().map(|s| s.to_string()).collect()
 }
 
@@ -54,6 +59,7 @@ pub fn builtins() -> Vec<ResourceType> {
     ns.field_labels = labels(&["status.phase"]);
     let mut pods = builtin("", "v1", "pods", "Pod", true, true);
     pods.short_names = labels(&["po"]);
+    pods.categories = labels(&["all"]);
     pods.field_labels = labels(&[
         "spec.nodeName",
         "spec.restartPolicy",
@@ -114,6 +120,7 @@ pub fn builtins() -> Vec<ResourceType> {
         true,
     );
     crd.short_names = labels(&["crd", "crds"]);
+    crd.categories = labels(&["api-extensions"]);
     // kubelet (and yurthub's health probe) renew `kube-node-lease/<node>`; no short names.
     let lease = builtin("coordination.k8s.io", "v1", "leases", "Lease", true, false);
     let fc = "flowcontrol.apiserver.k8s.io";
@@ -164,7 +171,7 @@ pub fn builtins() -> Vec<ResourceType> {
         false,
     );
     vapb.short_names = labels(&["vapb"]);
-    vec![
+    let mut all = vec![
         ns,
         pods,
         nodes,
@@ -199,5 +206,7 @@ pub fn builtins() -> Vec<ResourceType> {
         ssar,
         sar,
         ssrr,
-    ]
+    ];
+    all.extend(super::workloads::types());
+    all
 }

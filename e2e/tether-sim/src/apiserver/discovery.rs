@@ -60,11 +60,21 @@ fn resource_entries(r: &ResourceType) -> Vec<Value> {
     if !r.short_names.is_empty() {
         main["shortNames"] = json!(r.short_names);
     }
+    if !r.categories.is_empty() {
+        main["categories"] = json!(r.categories);
+    }
     let mut out = vec![main];
     if r.status {
         out.push(json!({
             "name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
             "kind": r.kind, "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if r.scale {
+        out.push(json!({
+            "name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced,
+            "group": "autoscaling", "version": "v1", "kind": "Scale",
+            "verbs": ["get", "patch", "update"],
         }));
     }
     out

@@ -158,6 +158,7 @@ pub fn before_write(
     if let Some(old) = old {
         deletion::check_no_new_finalizers(rt, old, obj)?;
     }
+    super::strategy::prepare(ctx, rt, old, obj)?;
     if rt.group == "events.k8s.io" && old.is_none() {
         let causes = validate_new_event(obj);
         if !causes.is_empty() {
@@ -236,6 +237,7 @@ pub fn before_write(
 
 /// Side effects of a committed write (`new` is `None` for deletes).
 pub fn after_write(ctx: &Ctx, rt: &ResourceType, old: Option<&Value>, new: Option<&Value>) {
+    super::strategy::after_write(ctx, rt, old, new);
     let st = ctx.st;
     match (rt.id().as_str(), new) {
         (CRDS, Some(crd)) => {

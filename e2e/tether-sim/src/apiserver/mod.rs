@@ -14,6 +14,7 @@ mod cel_eval;
 mod collector;
 mod convert;
 mod crud;
+mod daemon;
 mod deletion;
 mod discovery;
 mod fields;
@@ -32,16 +33,19 @@ pub(crate) mod request;
 mod resources;
 mod review;
 mod route;
+mod scale;
 mod select;
 mod server;
 mod state;
 mod status;
 mod store;
 mod strategic;
+mod strategy;
 mod table;
 pub(crate) mod tls;
 mod validate;
 mod watch;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -163,6 +167,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
         bookmark_interval: config.bookmark_interval,
         max_body_bytes: config.max_body_bytes,
         address: addr.to_string(),
+        services: Default::default(),
     });
     let admin_token = new_token();
     state.add_token(
@@ -190,6 +195,7 @@ pub async fn start(config: SimConfig) -> Result<ApiServer, SimError> {
     for obj in rbac::bootstrap_objects() {
         server.load_object(obj)?;
     }
+    daemon::spawn(&state);
     let (stop, stopped) = oneshot::channel();
     let acceptor = tokio_rustls::TlsAcceptor::from(pki.server);
     let task = tokio::spawn(server::run(listener, acceptor, state, stopped));

@@ -33,8 +33,12 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Whether the `status` subresource is served.
     pub status: bool,
+    /// Whether the `scale` subresource (an `autoscaling/v1` Scale over `spec.replicas`) is served.
+    pub scale: bool,
     /// Short names for discovery.
     pub short_names: Vec<String>,
+    /// Categories for discovery (`all` is what `kubectl get all` lists).
+    pub categories: Vec<String>,
     /// False for review types that are only created, never stored.
     pub stored: bool,
     /// List fields merged as maps by server-side apply: path of field names → key fields.
@@ -135,7 +139,16 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
             kind,
             namespaced: spec["scope"].as_str() == Some("Namespaced"),
             status: v["subresources"].get("status").is_some(),
+            scale: false,
             short_names: names["shortNames"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            categories: names["categories"]
                 .as_array()
                 .map(|a| {
                     a.iter()

@@ -19,7 +19,7 @@ use super::state::State;
 use super::status::{ApiError, ApiResult};
 use super::table::TableRequest;
 use super::watch::{self, WatchRequest};
-use super::{collector, discovery, namespaces, openapi, pod_subresources, proto, review};
+use super::{collector, discovery, namespaces, openapi, pod_subresources, proto, review, scale};
 
 /// Admit, authorise and answer one request.
 pub async fn process(
@@ -84,7 +84,10 @@ fn resource(
         .ok_or_else(ApiError::path_not_found)?;
     let sub = ri.subresource.as_str();
     let pod_sub = !rt.custom && rt.id() == "/pods" && pod_subresources::SUBRESOURCES.contains(&sub);
-    if !(sub.is_empty() || (sub == "status" && rt.status) || pod_sub)
+    if !(sub.is_empty()
+        || (sub == "status" && rt.status)
+        || (sub == "scale" && rt.scale)
+        || pod_sub)
         || (!rt.namespaced && rt.id() != "/namespaces" && !ri.namespace.is_empty())
     {
         return Err(ApiError::path_not_found());
@@ -147,6 +150,10 @@ fn resource(
             pod_subresources::Answer::Json(code, v) => Reply::Json(code, v),
             pod_subresources::Answer::EmptyLog => Reply::Text(""),
         });
+    }
+    if sub == "scale" {
+        let out = scale::handle(&ctx, &rt, ns, &ri.name, &ri.verb, ct, body)?;
+        return Ok(Reply::Json(200, out));
     }
     let sel = || crud::selectors(&rt, ri.q("labelSelector"), ri.q("fieldSelector"));
     let table = if accept.contains("as=Table") {

@@ -141,6 +141,41 @@ impl LabelSelector {
     }
 }
 
+/// The canonical text of a selector, as Go's `labels.Selector.String()` writes it:
+/// requirements sorted by key, set values sorted (apimachinery
+/// `pkg/labels/selector.go`, `internalSelector.String` and `Requirement.String`).
+impl std::fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = |r: &Req| match r {
+            Req::Eq(k, _)
+            | Req::Ne(k, _)
+            | Req::In(k, _)
+            | Req::NotIn(k, _)
+            | Req::Exists(k)
+            | Req::NotExists(k) => k.clone(),
+        };
+        let mut reqs = self.0.clone();
+        reqs.sort_by_key(key);
+        let set = |vs: &[String]| {
+            let mut vs = vs.to_vec();
+            vs.sort();
+            vs.join(",")
+        };
+        let terms: Vec<String> = reqs
+            .iter()
+            .map(|r| match r {
+                Req::Eq(k, v) => format!("{k}={v}"),
+                Req::Ne(k, v) => format!("{k}!={v}"),
+                Req::In(k, vs) => format!("{k} in ({})", set(vs)),
+                Req::NotIn(k, vs) => format!("{k} notin ({})", set(vs)),
+                Req::Exists(k) => k.clone(),
+                Req::NotExists(k) => format!("!{k}"),
+            })
+            .collect();
+        f.write_str(&terms.join(","))
+    }
+}
+
 /// A parsed field selector: `(path, wanted, negated)` terms.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, String, bool)>);
@@ -227,6 +262,14 @@ mod tests {
         }
         assert!(LabelSelector::parse("app in camera").is_err());
         assert!(LabelSelector::parse("a b c=d").is_err());
+    }
+
+    #[test]
+    fn selectors_print_sorted_as_go_prints_them() {
+        let sel = LabelSelector::from_object(&json!({"matchLabels": {"z": "1", "a": "2"},
+            "matchExpressions": [{"key": "m", "operator": "In", "values": ["y", "x"]},
+                                 {"key": "b", "operator": "DoesNotExist"}]}));
+        assert_eq!(sel.to_string(), "a=2,!b,m in (x,y),z=1");
     }
 
     #[test]

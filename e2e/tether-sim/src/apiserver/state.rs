@@ -28,6 +28,8 @@ pub struct State {
     pub max_body_bytes: usize,
     /// `host:port` clients reach the server at.
     pub address: String,
+    /// The Services' ClusterIPs and node ports.
+    pub services: super::strategy::service::Allocations,
 }
 
 impl State {

@@ -217,7 +217,11 @@ impl Store {
                 let meta = &mut o["metadata"];
                 match &old {
                     None => {
-                        meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                        // A uid set already was chosen by the write's strategy (a Job's
+                        // selector names it); clients' uids are dropped before.
+                        if meta["uid"].as_str().is_none_or(str::is_empty) {
+                            meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                        }
                         meta["creationTimestamp"] = json!(now());
                         meta["generation"] = json!(1);
                     }

@@ -13,6 +13,7 @@ mod events;
 mod jsonpath;
 mod nodes;
 mod pods;
+mod workloads;
 
 use std::cmp::Ordering;
 use std::sync::atomic::{self, AtomicBool};
@@ -114,6 +115,24 @@ impl Printer {
                 config::service_account_columns(),
                 config::service_account_row,
             ),
+            "apps/deployments" => {
+                Self::builtin(workloads::deployment_columns(), workloads::deployment_row)
+            }
+            "apps/daemonsets" => {
+                Self::builtin(workloads::daemon_set_columns(), workloads::daemon_set_row)
+            }
+            "apps/replicasets" => {
+                Self::builtin(workloads::replica_set_columns(), workloads::replica_set_row)
+            }
+            "apps/statefulsets" => Self::builtin(
+                workloads::stateful_set_columns(),
+                workloads::stateful_set_row,
+            ),
+            "/services" => Self::builtin(workloads::service_columns(), workloads::service_row),
+            "batch/jobs" => Self::builtin(workloads::job_columns(), workloads::job_row),
+            "batch/cronjobs" => {
+                Self::builtin(workloads::cron_job_columns(), workloads::cron_job_row)
+            }
             "coordination.k8s.io/leases" => {
                 Self::builtin(config::lease_columns(), config::lease_row)
             }

@@ -4,10 +4,10 @@
 kube-apiserver patches built-in kinds with strategicpatch.NewPatchMetaFromStruct: the
 `patchStrategy` / `patchMergeKey` struct tags of the Go types, found by reflection (the same
 tags openapi-gen turns into `x-kubernetes-patch-strategy` / `x-kubernetes-patch-merge-key`).
-This reads those tags from the Go sources of k8s.io/api, k8s.io/apimachinery and
-k8s.io/apiextensions-apiserver v0.34.1 and writes, per struct type reachable from a served
-kind, every field whose JSON value is an object or an array: its type, whether it is a list,
-its strategies and its merge key.
+This reads those tags from the Go sources of k8s.io/api, k8s.io/apimachinery,
+k8s.io/apiextensions-apiserver and k8s.io/kube-aggregator v0.34.1 and writes, per struct type
+reachable from a served kind, every field whose JSON value is an object or an array: its type,
+whether it is a list, its strategies and its merge key.
 
 usage: patch_meta.py <root holding k8s.io/...> > patch_meta.json
 """
@@ -26,6 +26,11 @@ PACKAGES = [
     "k8s.io/api/flowcontrol/v1",
     "k8s.io/api/admissionregistration/v1",
     "k8s.io/api/events/v1",
+    "k8s.io/api/apps/v1",
+    "k8s.io/api/batch/v1",
+    "k8s.io/api/discovery/v1",
+    "k8s.io/api/autoscaling/v1",
+    "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1",
     "k8s.io/apimachinery/pkg/apis/meta/v1",
     "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1",
     "k8s.io/apimachinery/pkg/api/resource",
@@ -56,6 +61,20 @@ KINDS = [
      "k8s.io/api/admissionregistration/v1", "ValidatingAdmissionPolicy"),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding",
      "k8s.io/api/admissionregistration/v1", "ValidatingAdmissionPolicyBinding"),
+    ("", "Service", "k8s.io/api/core/v1", "Service"),
+    ("", "Endpoints", "k8s.io/api/core/v1", "Endpoints"),
+    ("", "ReplicationController", "k8s.io/api/core/v1", "ReplicationController"),
+    ("apps", "Deployment", "k8s.io/api/apps/v1", "Deployment"),
+    ("apps", "DaemonSet", "k8s.io/api/apps/v1", "DaemonSet"),
+    ("apps", "ReplicaSet", "k8s.io/api/apps/v1", "ReplicaSet"),
+    ("apps", "StatefulSet", "k8s.io/api/apps/v1", "StatefulSet"),
+    ("apps", "ControllerRevision", "k8s.io/api/apps/v1", "ControllerRevision"),
+    ("batch", "Job", "k8s.io/api/batch/v1", "Job"),
+    ("batch", "CronJob", "k8s.io/api/batch/v1", "CronJob"),
+    ("discovery.k8s.io", "EndpointSlice", "k8s.io/api/discovery/v1", "EndpointSlice"),
+    ("autoscaling", "Scale", "k8s.io/api/autoscaling/v1", "Scale"),
+    ("apiregistration.k8s.io", "APIService",
+     "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1", "APIService"),
 ]
 
 SHORT = {
@@ -65,6 +84,11 @@ SHORT = {
     "k8s.io/api/flowcontrol/v1": "flowcontrol/v1",
     "k8s.io/api/admissionregistration/v1": "admissionregistration/v1",
     "k8s.io/api/events/v1": "events/v1",
+    "k8s.io/api/apps/v1": "apps/v1",
+    "k8s.io/api/batch/v1": "batch/v1",
+    "k8s.io/api/discovery/v1": "discovery/v1",
+    "k8s.io/api/autoscaling/v1": "autoscaling/v1",
+    "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1": "apiregistration/v1",
     "k8s.io/apimachinery/pkg/apis/meta/v1": "meta/v1",
     "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1": "apiextensions/v1",
 }
@@ -221,8 +245,8 @@ for group, kind, pkg, name in KINDS:
     kinds[f"{group}/{kind}"] = type_id(pkg, name)
 
 json.dump({
-    "source": "Go struct tags patchStrategy/patchMergeKey of kubernetes/api, kubernetes/apimachinery and "
-              "kubernetes/apiextensions-apiserver at tag v0.34.1 (the copies openshift/openshift-apiserver "
+    "source": "Go struct tags patchStrategy/patchMergeKey of kubernetes/api, kubernetes/apimachinery, "
+              "kubernetes/apiextensions-apiserver and kubernetes/kube-aggregator at tag v0.34.1 (the copies openshift/openshift-apiserver "
               "56aa2d96 vendors for k8s.io/kubernetes v1.34.1 are identical); regenerate with patch_meta.py",
     "kinds": kinds,
     "types": types,

@@ -8,7 +8,8 @@ use super::age::{self, Now};
 use super::columns::{Column, Row, count, text};
 use super::docs;
 
-fn age(o: &Value, now: Now) -> Value {
+/// The Age cell: the time since `creationTimestamp`.
+pub(super) fn age(o: &Value, now: Now) -> Value {
     json!(age::since(&o["metadata"]["creationTimestamp"], now))
 }
 
