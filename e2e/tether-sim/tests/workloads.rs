@@ -209,7 +209,9 @@ async fn pods_by_node(api: &Api<Pod>) -> Vec<(String, String)> {
         .partition(|p| p.metadata.deletion_timestamp.is_some());
     for pod in terminating {
         let name = pod.metadata.name.unwrap_or_default();
-        let _ = api.delete(&name, &DeleteParams::default().grace_period(0)).await;
+        let _ = api
+            .delete(&name, &DeleteParams::default().grace_period(0))
+            .await;
     }
     let mut out: Vec<(String, String)> = running
         .into_iter()
