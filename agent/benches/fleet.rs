@@ -11,6 +11,8 @@
 //!   priority level gets of a default kube-apiserver's 600, see `agent/README.md`);
 //! - `TETHER_FLEET_QPS` — the double's token bucket for all agents together, requests per
 //!   second (default 0: none, only the seats limit);
+//! - `TETHER_FLEET_BRING_UP_LIMIT_SECS` — how long the first round of status entries may take
+//!   before the run fails (default 60 + N/2);
 //! - `TETHER_FLEET_STORM_LIMIT_SECS` — how long to wait for every entry after the return before
 //!   reporting how far the fleet got (default 180);
 //! - `TETHER_FLEET_AGENT_BIN` — another `tether-agent` binary to run (default: this build's);
@@ -107,9 +109,12 @@ fn run(n: usize, cut: Duration, storm_limit: Duration, limit: FlowLimit) -> Row 
     let generation = cloud.generation();
     let started = Instant::now();
     let mut fleet = Fleet::start(&cloud, &home, n);
-    let deadline = Duration::from_secs(60) + Duration::from_millis(500) * u32::try_from(n).unwrap();
+    let deadline = Duration::from_secs(knob(
+        "TETHER_FLEET_BRING_UP_LIMIT_SECS",
+        60 + u64::try_from(n).unwrap() / 2,
+    ));
     wait_for(
-        "every node's status entry at the first generation",
+        &format!("every node's status entry at the first generation ({n} agents)"),
         deadline,
         || assert_eq!(fleet.exited(), 0, "an agent exited; see its agent.log"),
         || cloud.current_entries(generation) == n,
