@@ -1,9 +1,14 @@
-//! API Priority and Fairness emulation: per-identity concurrency and QPS limits, 429
-//! with `Retry-After` over them.
+//! API Priority and Fairness: per-identity concurrency and QPS limits set through the
+//! handle, which take precedence for their user, else the stored FlowSchemas and
+//! PriorityLevelConfigurations (`flowcontrol/`); 429 with `Retry-After` over them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
+
+use super::flowcontrol::{FlowControl, queueset};
+use super::rbac::{Attributes, UserInfo};
+use super::store::Store;
 
 /// Limits for one identity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,10 +32,23 @@ struct Flow {
 
 type Flows = Arc<Mutex<HashMap<String, Flow>>>;
 
-/// The limiter. Identities without a configured limit are never limited.
+/// The limiter.
 #[derive(Debug, Default, Clone)]
 pub struct Apf {
     flows: Flows,
+    stored: Arc<FlowControl>,
+}
+
+/// What an admitted request holds until it ends.
+#[derive(Debug)]
+#[allow(dead_code)] // The seats are held only for their Drop, which frees them.
+pub enum Admission {
+    /// Not limited.
+    Free,
+    /// A seat of a handle-set limit.
+    Handle(Seat),
+    /// A seat of a stored priority level.
+    Level(queueset::Seat),
 }
 
 /// Held while a request executes; releases its seat when dropped.
@@ -75,9 +93,33 @@ impl Apf {
         }
     }
 
-    /// How many requests of `user` were rejected with 429 so far.
+    /// How many requests of `user` with a handle-set limit were rejected with 429 so far.
     pub fn rejected(&self, user: &str) -> u64 {
         lock(&self.flows).get(user).map_or(0, |f| f.rejected)
+    }
+
+    /// Requests waiting in the queues of a stored priority level.
+    pub fn waiting(&self, level: &str) -> usize {
+        self.stored.waiting(level)
+    }
+
+    /// Admit a request under the handle's limit of its user if there is one, else under
+    /// the stored FlowSchemas; `Err(retry_after)` when rejected.
+    pub async fn admit_request(
+        &self,
+        store: &Store,
+        user: &UserInfo,
+        a: &Attributes,
+    ) -> Result<Admission, u64> {
+        if lock(&self.flows).contains_key(&user.name) {
+            return Ok(self
+                .admit(&user.name)?
+                .map_or(Admission::Free, Admission::Handle));
+        }
+        match self.stored.admit(store, user, a).await {
+            Ok(seat) => Ok(seat.map_or(Admission::Free, Admission::Level)),
+            Err(_) => Err(1),
+        }
     }
 
     /// Admit a request: `Ok(None)` unlimited, `Ok(Some(seat))` admitted, `Err(retry_after)`

@@ -192,9 +192,15 @@ impl ApiServer {
         self.state.apf.set_limit(user, limit);
     }
 
-    /// Requests of `user` rejected with 429 so far.
+    /// Requests of `user` rejected with 429 so far under a limit set with
+    /// [`Self::set_flow_limit`].
     pub fn rejected_requests(&self, user: &str) -> u64 {
         self.state.apf.rejected(user)
+    }
+
+    /// Requests waiting now in the queues of the stored priority level `level`.
+    pub fn flow_queue_length(&self, level: &str) -> usize {
+        self.state.apf.waiting(level)
     }
 
     /// A kubeconfig for `token` pointing at `server` (e.g. the URL a container reaches).

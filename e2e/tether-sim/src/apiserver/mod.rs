@@ -18,6 +18,7 @@ mod daemon;
 mod deletion;
 mod discovery;
 mod fields;
+mod flowcontrol;
 mod handle;
 mod hooks;
 mod modify;

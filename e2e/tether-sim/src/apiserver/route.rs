@@ -29,11 +29,12 @@ pub async fn process(
     ua: &str,
     req: Request<Incoming>,
 ) -> ApiResult<Reply> {
+    let attrs = attributes(ri);
     let _seat = st
         .apf
-        .admit(&user.name)
+        .admit_request(&st.store, user, &attrs)
+        .await
         .map_err(ApiError::too_many_requests)?;
-    let attrs = attributes(ri);
     if !rbac::authorize(&st.store, user, &attrs) {
         return Err(ApiError::forbidden(
             rbac::forbidden_message(user, &attrs),
