@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use tether_sim::apiserver::FlowLimit;
 
 const FLOWCONTROL: &str = include_str!("../../../deploy/flowcontrol.yaml");
 
@@ -136,6 +137,17 @@ async fn stored_flow_schemas_queue_reject_and_lift() {
     let (code, retry, body) = list_pods(&rejected).await;
     assert_eq!((code, retry.as_deref()), (429, Some("1")));
     assert_eq!(body["reason"], "TooManyRequests");
+    // A limit set through the handle takes precedence for its user.
+    let rejected_user = "system:serviceaccount:tether-system:rejected";
+    let generous = FlowLimit {
+        max_in_flight: 10,
+        qps: 0.0,
+        burst: 10.0,
+    };
+    server.set_flow_limit(rejected_user, Some(generous));
+    assert_eq!(list_pods(&rejected).await.0, 200);
+    server.set_flow_limit(rejected_user, None);
+    assert_eq!(list_pods(&rejected).await.0, 429);
 
     // A Queue level without seats: the first request waits in the one queue, the second
     // finds it full.
