@@ -188,17 +188,7 @@ mod tests {
 
     #[test]
     fn wrongly_typed_fields_are_a_bad_request_not_a_panic() {
-        let st = State {
-            store: crate::apiserver::store::Store::new(10),
-            registry: Default::default(),
-            tokens: Default::default(),
-            apf: Default::default(),
-            audit: Default::default(),
-            bookmark_interval: std::time::Duration::from_secs(60),
-            max_body_bytes: 1024,
-            address: String::new(),
-            services: Default::default(),
-        };
+        let st = State::for_tests();
         let user = UserInfo::default();
         let ctx = Ctx {
             st: &st,
