@@ -48,12 +48,15 @@ pub fn path_segment_problem(name: &str) -> Option<String> {
         .map(|c| format!("Invalid value: {name:?}: may not contain '{c}'"))
 }
 
+/// Five characters of `names.SimpleNameGenerator` (apiserver
+/// `pkg/storage/names/generate.go`; apimachinery `pkg/util/rand/rand.go`'s alphabet, which
+/// has no vowels and no easily confused characters).
 pub fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .as_bytes()
+        .iter()
         .take(5)
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
         .collect()
 }

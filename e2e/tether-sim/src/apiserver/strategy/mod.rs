@@ -1,6 +1,6 @@
 //! Per-kind defaulting, admission and validation of the built-in kinds, as the real
 //! server's registry strategies, v1 defaulters and admission plugins do them: pods
-//! (`pod.rs`), every pod spec and template (`pod_spec.rs`, `pod_validation.rs`), the apps kinds and
+//! (`pod.rs`, the token volume `pod_token.rs`), every pod spec and template (`pod_spec.rs`, `pod_validation.rs`), the apps kinds and
 //! replication controllers (`apps.rs`), services (`service.rs`), jobs and cron jobs
 //! (`batch.rs`). Runs inside the store's write (it must not read the store).
 
@@ -8,6 +8,7 @@ pub mod apps;
 pub mod batch;
 pub mod pod;
 pub mod pod_spec;
+pub mod pod_token;
 pub mod pod_validation;
 pub mod service;
 
