@@ -124,7 +124,7 @@ def objects_entering_and_leaving_a_selection(api_client):
             [("ADDED", "quiet"), ("DELETED", "quiet"), ("ADDED", "end")],
             "events under a label selector",
         )
-        # The new state, label gone (whether `labels` is then left out is checked in pending.py).
+        # The new state, label gone (that `labels` is then left out: core.py emptied_maps_are_left_out).
         check(
             "watched" not in (events[1][2].metadata.labels or {}),
             f"a DELETED-by-selection event carries the old state: {events[1][2].metadata.labels}",
