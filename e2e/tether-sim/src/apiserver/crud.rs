@@ -184,7 +184,6 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
             "resourceVersion",
             "uid",
             "creationTimestamp",
-            "generation",
             "managedFields",
             "deletionTimestamp",
         ] {

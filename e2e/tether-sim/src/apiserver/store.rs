@@ -225,6 +225,8 @@ impl Store {
                             meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
                         }
                         meta["creationTimestamp"] = json!(now());
+                        // An untracked kind keeps what the client sent: nothing on
+                        // the create path resets it (apiserver `rest/create.go`).
                         if !matches!(generation, Generation::Untracked) {
                             meta["generation"] = json!(1);
                         }
@@ -246,13 +248,12 @@ impl Store {
                         if o == *prev {
                             return Ok((o, old));
                         }
-                        let ignored: &[&str] = match generation {
-                            Generation::IgnoreStatus => &["metadata", "status"],
-                            Generation::All => &["metadata"],
-                            Generation::Untracked => &[],
+                        let ignored: Option<&[&str]> = match generation {
+                            Generation::IgnoreStatus => Some(&["metadata", "status"]),
+                            Generation::All => Some(&["metadata"]),
+                            Generation::Untracked => None,
                         };
-                        if let Some(g) = gen_now
-                            && !ignored.is_empty()
+                        if let (Some(g), Some(ignored)) = (gen_now, ignored)
                             && without(&o, ignored) != without(prev, ignored)
                         {
                             o["metadata"]["generation"] = json!(g + 1);

@@ -28,7 +28,9 @@ fn only_kinds_whose_strategy_tracks_it_have_a_generation() {
         "g",
         json!({"metadata": {"name": "c", "generation": 7}}),
     );
-    assert!(cm["metadata"].get("generation").is_none(), "{cm}");
+    assert_eq!(cm["metadata"]["generation"], 7, "a client's value is kept");
+    let plain = create_in(&c, "configmaps", "g", json!({"metadata": {"name": "d"}}));
+    assert!(plain["metadata"].get("generation").is_none(), "{plain}");
     let pod = create_in(
         &c,
         "pods",
@@ -46,7 +48,15 @@ fn only_kinds_whose_strategy_tracks_it_have_a_generation() {
             Ok(Write::Put(o))
         })
         .unwrap();
-    assert!(updated["metadata"].get("generation").is_none(), "{updated}");
+    assert_eq!(updated["metadata"]["generation"], 7, "an update keeps it");
+    let pod = create_in(
+        &c,
+        "pods",
+        "g",
+        json!({"metadata": {"name": "q", "generation": 9},
+               "spec": {"containers": [{"name": "a", "image": "x:1"}]}}),
+    );
+    assert_eq!(pod["metadata"]["generation"], 1, "the pod strategy sets 1");
 }
 
 #[test]
