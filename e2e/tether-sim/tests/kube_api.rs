@@ -268,9 +268,9 @@ async fn kube_event_recorder_creates_then_patches_a_series() {
     let server = server().await;
     let client = client(&server, server.admin_token()).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let pod: Pod =
-        serde_json::from_value(json!({"metadata": {"name": "cam-0"}, "spec": {"containers": []}}))
-            .unwrap();
+    let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "cam-0"},
+            "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]}}))
+    .unwrap();
     let pod = pods.create(&PostParams::default(), &pod).await.unwrap();
     let reporter = Reporter {
         controller: "tether-agent".into(),

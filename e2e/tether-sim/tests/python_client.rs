@@ -121,12 +121,3 @@ fn python_client_watches() {
 fn python_client_custom_resources() {
     run_script("custom.py", SimConfig::default());
 }
-
-/// Real behaviours the double lacks today (some being taught on other branches): every check
-/// in `pending.py` fails on the main branch it was written against, so CI skips it until the
-/// lead has merged those branches (`cargo test -p tether-sim --test python_client -- --ignored`).
-#[test]
-#[ignore = "checks real behaviours the double lacks today; run with --ignored after merging"]
-fn python_client_pending_real_behaviours() {
-    run_script("pending.py", SimConfig::default());
-}

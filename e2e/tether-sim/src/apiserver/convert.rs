@@ -32,8 +32,10 @@ fn rename(mut obj: Value, pairs: impl Iterator<Item = (&'static str, &'static st
     obj
 }
 
-/// The stored form of an object received through `rt`.
-pub fn to_storage(rt: &ResourceType, obj: Value) -> Value {
+/// The stored form of an object received through `rt`. Empty `omitempty` fields are
+/// left out, as the real server's decoding leaves them.
+pub fn to_storage(rt: &ResourceType, mut obj: Value) -> Value {
+    super::omit_empty::apply(rt, &mut obj);
     if !is_new_event(rt) {
         return obj;
     }
@@ -43,7 +45,12 @@ pub fn to_storage(rt: &ResourceType, obj: Value) -> Value {
 }
 
 /// The form of a stored object served through `rt`.
-pub fn from_storage(rt: &ResourceType, obj: Value) -> Value {
+/// Custom objects get their schema's defaults, as the real storage codec's decoding
+/// gives them.
+pub fn from_storage(rt: &ResourceType, mut obj: Value) -> Value {
+    if rt.custom {
+        super::defaulting::apply(&mut obj, &rt.schema);
+    }
     if !is_new_event(rt) {
         return obj;
     }

@@ -71,8 +71,33 @@ impl PatchKind {
     }
 }
 
+/// The built-in kinds whose registry strategy sets `metadata.generation` in
+/// `PrepareForCreate` and bumps it in `PrepareForUpdate` (kubernetes v1.34
+/// `pkg/registry/*/*/strategy.go`; pods since `PodObservedGenerationTracking`, whose
+/// `pod.Generation = 1` does not depend on the gate). The generic store never sets it.
+const TRACKS_GENERATION: [&str; 14] = [
+    "/pods",
+    "/replicationcontrollers",
+    "apps/deployments",
+    "apps/daemonsets",
+    "apps/replicasets",
+    "apps/statefulsets",
+    "batch/jobs",
+    "batch/cronjobs",
+    "discovery.k8s.io/endpointslices",
+    "apiextensions.k8s.io/customresourcedefinitions",
+    "admissionregistration.k8s.io/validatingadmissionpolicies",
+    "admissionregistration.k8s.io/validatingadmissionpolicybindings",
+    "flowcontrol.apiserver.k8s.io/flowschemas",
+    "flowcontrol.apiserver.k8s.io/prioritylevelconfigurations",
+];
+
+/// How `rt`'s strategy computes `metadata.generation` (custom resources: apiextensions
+/// `pkg/registry/customresource/strategy.go`, status ignored when it is a subresource).
 pub(super) fn generation(rt: &ResourceType) -> Generation {
-    if rt.status {
+    if !rt.custom && !TRACKS_GENERATION.contains(&rt.id().as_str()) {
+        Generation::Untracked
+    } else if rt.status {
         Generation::IgnoreStatus
     } else {
         Generation::All
@@ -159,7 +184,6 @@ pub fn create(ctx: &Ctx, rt: &ResourceType, ns: &str, mut obj: Value) -> ApiResu
             "resourceVersion",
             "uid",
             "creationTimestamp",
-            "generation",
             "managedFields",
             "deletionTimestamp",
         ] {
@@ -280,9 +304,16 @@ pub fn list(
         let tok = json!({"rv": rv, "start": pos(last)});
         metadata["continue"] =
             json!(base64::engine::general_purpose::STANDARD.encode(tok.to_string()));
-        metadata["remainingItemCount"] = json!(remaining);
+        // `storage.PrepareContinueToken` counts what is left only when every object
+        // matches (apiserver v0.34 `pkg/storage/continue.go:111-117`).
+        if sel.0.is_empty() && sel.1.is_empty() {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     Ok(
         json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": metadata, "items": out}),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -131,6 +131,7 @@ pub fn before_write(
         .unwrap_or_default()
         .to_string();
     if rt.custom {
+        super::defaulting::apply(obj, &rt.schema);
         let found = validate::check_custom(obj, &rt.schema);
         if !found.invalid.is_empty() {
             return Err(ApiError::invalid(

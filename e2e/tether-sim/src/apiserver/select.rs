@@ -58,6 +58,11 @@ fn parse_set(rest: &str) -> Option<Vec<String>> {
 }
 
 impl LabelSelector {
+    /// Whether it selects everything (`labels.Selector.Empty`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Parse the `labelSelector` query syntax.
     pub fn parse(s: &str) -> ApiResult<Self> {
         let bad = |term: &str| {
@@ -194,6 +199,11 @@ fn field_value(obj: &Value, path: &str) -> String {
 }
 
 impl FieldSelector {
+    /// Whether it selects everything (`fields.Selector.Empty`).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Parse `fieldSelector`, accepting only the labels the resource supports.
     pub fn parse(s: &str, allowed: &[String]) -> ApiResult<Self> {
         let mut terms = Vec::new();

@@ -33,6 +33,22 @@ pub struct State {
 }
 
 impl State {
+    /// A server state with the built-in types and nothing stored, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests() -> Self {
+        State {
+            store: Store::new(10),
+            registry: Default::default(),
+            tokens: Default::default(),
+            apf: Default::default(),
+            audit: Default::default(),
+            bookmark_interval: Duration::from_secs(60),
+            max_body_bytes: 1024,
+            address: String::new(),
+            services: Default::default(),
+        }
+    }
+
     /// Read the registry.
     pub fn registry(&self) -> RwLockReadGuard<'_, Registry> {
         self.registry.read().unwrap_or_else(|e| e.into_inner())

@@ -33,6 +33,26 @@ fn details(name: &str, group: &str, kind: &str) -> Value {
     d
 }
 
+/// The `StatusCause` reason of a field error, from the words its message starts with
+/// (apimachinery `pkg/util/validation/field/errors.go` `ErrorType.String`).
+fn cause_reason(message: &str) -> &'static str {
+    const TYPES: [(&str, &str); 9] = [
+        ("Required value", "FieldValueRequired"),
+        ("Duplicate value", "FieldValueDuplicate"),
+        ("Forbidden", "FieldValueForbidden"),
+        ("Unsupported value", "FieldValueNotSupported"),
+        ("Too long", "FieldValueTooLong"),
+        ("Too many", "FieldValueTooMany"),
+        ("Not found", "FieldValueNotFound"),
+        ("Internal error", "InternalError"),
+        ("Invalid value", "FieldValueInvalid"),
+    ];
+    TYPES
+        .iter()
+        .find(|(prefix, _)| message.starts_with(prefix))
+        .map_or("FieldValueInvalid", |(_, reason)| reason)
+}
+
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
@@ -144,7 +164,7 @@ impl ApiError {
         let mut d = details(name, group, kind);
         d["causes"] = causes
             .iter()
-            .map(|(f, m)| json!({ "reason": "FieldValueInvalid", "message": m, "field": f }))
+            .map(|(f, m)| json!({ "reason": cause_reason(m), "message": m, "field": f }))
             .collect();
         e.details = Some(d);
         e

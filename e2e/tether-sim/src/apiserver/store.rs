@@ -72,6 +72,8 @@ pub enum Generation {
     IgnoreStatus,
     /// Bump when anything but metadata changes.
     All,
+    /// Never set: the kind's strategy leaves `metadata.generation` alone.
+    Untracked,
 }
 
 struct Inner {
@@ -223,23 +225,38 @@ impl Store {
                             meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
                         }
                         meta["creationTimestamp"] = json!(now());
-                        meta["generation"] = json!(1);
+                        // An untracked kind keeps what the client sent: nothing on
+                        // the create path resets it (apiserver `rest/create.go`).
+                        if !matches!(generation, Generation::Untracked) {
+                            meta["generation"] = json!(1);
+                        }
                     }
                     Some(prev) => {
                         meta["uid"] = prev["metadata"]["uid"].clone();
                         meta["creationTimestamp"] = prev["metadata"]["creationTimestamp"].clone();
-                        let gen_now = prev["metadata"]["generation"].as_u64().unwrap_or(1);
                         meta["resourceVersion"] = prev["metadata"]["resourceVersion"].clone();
-                        meta["generation"] = json!(gen_now);
+                        // Updates keep the stored generation (`rest.BeforeUpdate`); only
+                        // an object that has one is bumped.
+                        let gen_now = prev["metadata"]["generation"].as_u64();
+                        match (gen_now, meta.as_object_mut()) {
+                            (Some(g), _) => meta["generation"] = json!(g),
+                            (None, Some(m)) => {
+                                m.remove("generation");
+                            }
+                            (None, None) => {}
+                        }
                         if o == *prev {
                             return Ok((o, old));
                         }
-                        let ignored: &[&str] = match generation {
-                            Generation::IgnoreStatus => &["metadata", "status"],
-                            Generation::All => &["metadata"],
+                        let ignored: Option<&[&str]> = match generation {
+                            Generation::IgnoreStatus => Some(&["metadata", "status"]),
+                            Generation::All => Some(&["metadata"]),
+                            Generation::Untracked => None,
                         };
-                        if without(&o, ignored) != without(prev, ignored) {
-                            o["metadata"]["generation"] = json!(gen_now + 1);
+                        if let (Some(g), Some(ignored)) = (gen_now, ignored)
+                            && without(&o, ignored) != without(prev, ignored)
+                        {
+                            o["metadata"]["generation"] = json!(g + 1);
                         }
                     }
                 }

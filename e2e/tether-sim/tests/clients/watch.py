@@ -124,7 +124,7 @@ def objects_entering_and_leaving_a_selection(api_client):
             [("ADDED", "quiet"), ("DELETED", "quiet"), ("ADDED", "end")],
             "events under a label selector",
         )
-        # The new state, label gone (whether `labels` is then left out is checked in pending.py).
+        # The new state, label gone (that `labels` is then left out: core.py emptied_maps_are_left_out).
         check(
             "watched" not in (events[1][2].metadata.labels or {}),
             f"a DELETED-by-selection event carries the old state: {events[1][2].metadata.labels}",
@@ -156,7 +156,9 @@ def custom_objects_are_watched_as_dicts(api_client):
         watcher.close()
     expect_eq([e[:2] for e in events], [("ADDED", name), ("MODIFIED", name), ("DELETED", name)], "events")
     check(all(isinstance(e[2], dict) for e in events), "custom object events carry dicts")
-    expect_eq(events[1][2].get("status"), {"matchedPods": 2}, "status in the MODIFIED event")
+    # deploy/crd.yaml defaults status.nodes to [] (apiextensions-apiserver
+    # pkg/apiserver/schema/defaulting/algorithm.go).
+    expect_eq(events[1][2].get("status"), {"matchedPods": 2, "nodes": []}, "status in the MODIFIED event")
 
 
 def an_expired_resource_version_is_410_gone(api_client):

@@ -1,6 +1,6 @@
 //! Per-kind defaulting, admission and validation of the built-in kinds, as the real
 //! server's registry strategies, v1 defaulters and admission plugins do them: pods
-//! (`pod.rs`), every pod spec and template (`pod_spec.rs`), the apps kinds and
+//! (`pod.rs`, the token volume `pod_token.rs`), every pod spec and template (`pod_spec.rs`, `pod_validation.rs`), the apps kinds and
 //! replication controllers (`apps.rs`), services (`service.rs`), jobs and cron jobs
 //! (`batch.rs`). Runs inside the store's write (it must not read the store).
 
@@ -8,6 +8,8 @@ pub mod apps;
 pub mod batch;
 pub mod pod;
 pub mod pod_spec;
+pub mod pod_token;
+pub mod pod_validation;
 pub mod service;
 
 use serde_json::{Value, json};
@@ -96,7 +98,7 @@ fn prepare_typed(
         .to_string();
     let invalid =
         |causes: &[(String, String)]| ApiError::invalid(&rt.group, &rt.kind, &name, causes);
-    let causes = match rt.id().as_str() {
+    let mut causes = match rt.id().as_str() {
         "/pods" => {
             if let Some(spec) = obj.get_mut("spec") {
                 pod_spec::default(spec);
@@ -157,10 +159,29 @@ fn prepare_typed(
         }
         _ => Vec::new(),
     };
+    if let Some(path) = template_spec_path(&rt.id()) {
+        let spec = path.split('.').fold(&*obj, |at, field| &at[field]);
+        causes.extend(pod_validation::validate(spec, path));
+    }
     if causes.is_empty() {
         Ok(())
     } else {
         Err(invalid(&causes))
+    }
+}
+
+/// Where the pod spec of a kind is, as a dotted path.
+fn template_spec_path(id: &str) -> Option<&'static str> {
+    match id {
+        "/pods" => Some("spec"),
+        "apps/deployments"
+        | "apps/daemonsets"
+        | "apps/replicasets"
+        | "apps/statefulsets"
+        | "/replicationcontrollers"
+        | "batch/jobs" => Some("spec.template.spec"),
+        "batch/cronjobs" => Some("spec.jobTemplate.spec.template.spec"),
+        _ => None,
     }
 }
 
@@ -188,17 +209,7 @@ mod tests {
 
     #[test]
     fn wrongly_typed_fields_are_a_bad_request_not_a_panic() {
-        let st = State {
-            store: crate::apiserver::store::Store::new(10),
-            registry: Default::default(),
-            tokens: Default::default(),
-            apf: Default::default(),
-            audit: Default::default(),
-            bookmark_interval: std::time::Duration::from_secs(60),
-            max_body_bytes: 1024,
-            address: String::new(),
-            services: Default::default(),
-        };
+        let st = State::for_tests();
         let user = UserInfo::default();
         let ctx = Ctx {
             st: &st,

@@ -2,7 +2,8 @@
 //! updates the real server refuses.
 //!
 //! On create (kubernetes v1.34.1): the ServiceAccount admission names `default`
-//! (`plugin/pkg/admission/serviceaccount/admission.go`); Priority admission resolves the
+//! (`plugin/pkg/admission/serviceaccount/admission.go`) and mounts the API access volume
+//! (`pod_token.rs`); Priority admission resolves the
 //! class (none → 0; the built-in `system-node-critical` 2000001000 and
 //! `system-cluster-critical` 2000000000; `plugin/pkg/admission/priority/admission.go`,
 //! `pkg/apis/scheduling/types.go`); DefaultTolerationSeconds adds not-ready/unreachable
@@ -74,6 +75,7 @@ pub fn admit_create(pod: &mut Value) -> Result<(), String> {
         all.extend(added);
         spec["tolerations"] = json!(all);
     }
+    super::pod_token::mount(pod);
     pod["status"]["qosClass"] = json!(qos_class(&pod["spec"]));
     Ok(())
 }
