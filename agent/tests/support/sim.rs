@@ -137,7 +137,8 @@ impl Cluster {
             .block_on(apiserver::start(SimConfig::default()))
             .unwrap();
         for doc in deploy_documents() {
-            // The test plays the DaemonSet's pod; the double runs no workloads.
+            // The test plays the DaemonSet's pod: the double's controller would create one that
+            // nothing here runs (no kubelet double in these tests).
             if doc["kind"] == "DaemonSet" {
                 continue;
             }

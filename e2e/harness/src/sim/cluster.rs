@@ -176,7 +176,8 @@ impl SimCluster {
             .await
             .context("starting the API double")?;
         for doc in testkit::repo::deploy_documents()? {
-            // The node containers play the DaemonSet's pods; the double serves no workloads.
+            // The node containers play the DaemonSet's pods: the double's controller would create
+            // pods the kubelet double cannot run (the nodes' containerd has no agent image).
             if doc["kind"] == "DaemonSet" {
                 continue;
             }
