@@ -80,36 +80,18 @@ spec:
     - {verbs: [list], apiGroups: [""], resources: [pods], clusterScope: true}
 "#;
 
+/// A request with a merge-patch body (`Null`: none).
 async fn send(
     client: &kube::Client,
     method: &str,
     uri: &str,
     body: Value,
 ) -> (u16, Option<String>, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/merge-patch+json")
-        .body(match body {
-            Value::Null => Vec::new().into(),
-            patch => patch.to_string().into_bytes().into(),
-        })
-        .unwrap();
-    let resp = client.send(req).await.unwrap();
-    let code = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        code,
-        retry,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let bytes = match body {
+        Value::Null => Vec::new(),
+        patch => patch.to_string().into_bytes(),
+    };
+    raw(client, method, uri, "application/merge-patch+json", bytes).await
 }
 
 async fn list_pods(client: &kube::Client) -> (u16, Option<String>, Value) {

@@ -175,36 +175,6 @@ async fn rbac_is_evaluated_from_stored_roles_and_bindings() {
     server.shutdown().await;
 }
 
-async fn raw(
-    client: &kube::Client,
-    method: &str,
-    uri: &str,
-    ct: &str,
-    body: Vec<u8>,
-) -> (u16, Option<String>, Value) {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", ct)
-        .body(body.into())
-        .unwrap();
-    let resp = client.send(req).await.unwrap();
-    let code = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_string());
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        code,
-        retry,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 #[tokio::test]
 async fn apf_limits_answer_429_with_retry_after_and_audit_records_everything() {
     let dir = TempDir::new("audit");

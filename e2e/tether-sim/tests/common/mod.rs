@@ -161,3 +161,35 @@ impl Kubectl {
         o.stderr
     }
 }
+
+/// One request sent as is through `client` (its TLS and token): the code, the Retry-After
+/// header and the body as JSON (`Null` if it is not).
+pub async fn raw(
+    client: &kube::Client,
+    method: &str,
+    uri: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> (u16, Option<String>, serde_json::Value) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", ct)
+        .body(body.into())
+        .unwrap();
+    let resp = client.send(req).await.unwrap();
+    let code = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        code,
+        retry,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
