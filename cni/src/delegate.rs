@@ -1,15 +1,15 @@
 //! Delegation to the standard `bandwidth` and `tuning` plugins: what to hand them for a
 //! profile, and running them from `CNI_PATH` as a runtime would.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
+use std::process::Command as Process;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{CniError, Code};
 use crate::invocation::Command;
+use crate::plugin_run::run_to_end;
 use crate::protocol::AddResponse;
 use crate::spec::CniVersion;
 
@@ -140,10 +140,7 @@ impl Runner<'_> {
                 "CNI_PATH",
                 std::env::join_paths(self.cni_path).unwrap_or_default(),
             )
-            .env("CNI_ARGS", self.cni_args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("CNI_ARGS", self.cni_args);
         for (var, value) in [
             ("CNI_CONTAINERID", self.container_id),
             ("CNI_IFNAME", self.ifname),
@@ -157,19 +154,7 @@ impl Runner<'_> {
             Some(ns) => process.env("CNI_NETNS", ns),
             None => process.env_remove("CNI_NETNS"),
         };
-        let spawn_error = |e: std::io::Error| {
-            CniError::new(
-                Code::DelegateFailed,
-                format!("cannot run delegate {}", binary.display()),
-            )
-            .with_details(e.to_string())
-        };
-        let mut child = process.spawn().map_err(spawn_error)?;
-        if let Some(mut pipe) = child.stdin.take() {
-            // A plugin that exits without reading stdin is judged by its exit status below.
-            let _ = pipe.write_all(&stdin);
-        }
-        let output = child.wait_with_output().map_err(spawn_error)?;
+        let output = run_to_end(&mut process, &stdin).map_err(|e| cannot_run(&binary, &e))?;
         let who = format!("{} {}", delegate.plugin, command.as_str());
         if !output.status.success() {
             return Err(delegate_failure(
@@ -202,18 +187,8 @@ impl Runner<'_> {
             supported_versions: Vec<String>,
         }
         let binary = self.find(plugin)?;
-        let output = Process::new(&binary)
-            .env("CNI_COMMAND", "VERSION")
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped())
-            .output()
-            .map_err(|e| {
-                CniError::new(
-                    Code::DelegateFailed,
-                    format!("cannot run delegate {}", binary.display()),
-                )
-                .with_details(e.to_string())
-            })?;
+        let output = run_to_end(Process::new(&binary).env("CNI_COMMAND", "VERSION"), b"")
+            .map_err(|e| cannot_run(&binary, &e))?;
         let info: VersionInfo = serde_json::from_slice(&output.stdout).map_err(|e| {
             CniError::new(
                 Code::Decode,
@@ -223,6 +198,14 @@ impl Runner<'_> {
         })?;
         Ok(info.supported_versions)
     }
+}
+
+fn cannot_run(binary: &Path, e: &std::io::Error) -> CniError {
+    CniError::new(
+        Code::DelegateFailed,
+        format!("cannot run delegate {}", binary.display()),
+    )
+    .with_details(e.to_string())
 }
 
 /// The delegate's own error, passed through with its code, or a description of the failure.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod delegate;
 pub mod error;
 pub mod invocation;
+pub mod plugin_run;
 pub mod protocol;
 pub mod spec;
 pub mod state;
