@@ -9,7 +9,9 @@
 //! - tether's ADD alone for a pod no profile matches (exec, the agent's answer, the record;
 //!   no delegate), then its DEL, untimed: the plugin's own part, without any Go plugin's
 //!   time and noise.
-//! - exec time of `tether-cni` VERSION against Debian's `bandwidth` VERSION.
+//! - exec time of `tether-cni` VERSION against Debian's `bandwidth` VERSION, and against
+//!   `/bin/true`, a program that does nothing: the floor any glibc program pays on this machine
+//!   (exec, loader, glibc's start-up, exit) before its own code runs.
 //! - size of the release binary.
 //!
 //! Run: `cargo bench -p cni --bench chain` (as root). `TETHER_BENCH_ROUNDS` sets the rounds;
@@ -28,6 +30,9 @@ use support::agent::{Agent, Behaviour};
 use support::runtime::{Attachment, ChainExt, PLUGIN_DIR, tether_binary};
 use support::{Node, camera_profile, no_profile};
 use testkit::cni_runtime::NetworkList;
+
+/// A program that does nothing (coreutils, dynamically linked to glibc).
+const DO_NOTHING: &str = "/bin/true";
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -179,6 +184,8 @@ fn main() {
     let tether_own = own_add(rounds * 5);
     let tether_version = version_exec(&binary, rounds * 5);
     let go_version = version_exec(&Path::new(PLUGIN_DIR).join("bandwidth"), rounds * 5);
+    let floor = Path::new(DO_NOTHING);
+    let floor_exec = floor.exists().then(|| version_exec(floor, rounds * 5));
     let size = std::fs::metadata(&binary).unwrap().len();
 
     println!("tether-cni benchmark, {rounds} rounds, medians");
@@ -221,6 +228,13 @@ fn main() {
         "  VERSION bandwidth (Go, Debian)               {:>9.0} µs",
         micros(go_version)
     );
+    match floor_exec {
+        Some(floor) => println!(
+            "  {DO_NOTHING} (does nothing: this machine's floor) {:>9.0} µs",
+            micros(floor)
+        ),
+        None => println!("  {DO_NOTHING} is missing: no floor measured"),
+    }
     println!(
         "  tether-cni binary ({})  {:.2} MiB",
         binary.display(),
