@@ -41,8 +41,8 @@ Configuration keys (all optional):
 
 Try: CNI_COMMAND=VERSION tether-cni";
 
-/// What the C runtime calls. It ignores SIGPIPE, as Rust's start-up would: a delegate that
-/// exits without reading its stdin must fail tether's write, not kill tether.
+/// What the C runtime calls. It ignores SIGPIPE, as Rust's start-up would: a runtime that
+/// closes its end of stdout early must fail tether's write, not kill tether.
 #[allow(unsafe_code)] // the unmangled `main` the C runtime calls, and two libc calls
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
