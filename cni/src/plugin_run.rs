@@ -2,11 +2,11 @@
 //!
 //! Its stdin, stdout and stderr are memfds (files in memory), not pipes. With pipes the
 //! parent wakes for every write and for each end-of-file before it can reap the child; with
-//! files it sleeps once, until the child exits, and then reads. On the development VM each
-//! of those wake-ups costs a cross-CPU wake of a halted vCPU: the same do-nothing plugin took
-//! 2.1–2.4 ms with pipes and 1.05–1.13 ms with memfds (cni/README.md, "Where the time
-//! goes"). A plugin's output also cannot fill a buffer and stall it, and a child it leaves
-//! running cannot hold its output open and keep this one waiting.
+//! files it sleeps once, until the child exits, and then reads. On the development VM those
+//! wake-ups were dear: the same do-nothing plugin took 2.1–2.4 ms with pipes and 1.05–1.13
+//! ms with memfds (cni/README.md, "Where the time goes"). A plugin's output also cannot fill
+//! a buffer and stall it, and a child it leaves running cannot hold its output open and keep
+//! this one waiting.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
