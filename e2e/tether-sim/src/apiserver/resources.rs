@@ -115,6 +115,10 @@ fn collect_list_maps(
 pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
     let spec = &crd["spec"];
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let strings = |v: &Value| -> Vec<String> {
+        let items = v.as_array().into_iter().flatten();
+        items.filter_map(|x| x.as_str().map(String::from)).collect()
+    };
     let names = &spec["names"];
     let mut out = Vec::new();
     for v in spec["versions"].as_array().into_iter().flatten() {
@@ -140,22 +144,8 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
             namespaced: spec["scope"].as_str() == Some("Namespaced"),
             status: v["subresources"].get("status").is_some(),
             scale: false,
-            short_names: names["shortNames"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            categories: names["categories"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            short_names: strings(&names["shortNames"]),
+            categories: strings(&names["categories"]),
             stored: true,
             list_map_keys,
             field_labels: Vec::new(),
