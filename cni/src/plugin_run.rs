@@ -8,6 +8,7 @@
 //! a buffer and stall it, and a child it leaves running cannot hold its output open and keep
 //! this one waiting.
 
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::process::{Command, ExitStatus, Stdio};
@@ -28,11 +29,11 @@ pub struct Finished {
 /// Runs `command` with `stdin` as its standard input, waits for it to exit and returns what
 /// it wrote. Any stdio set on `command` before is replaced.
 pub fn run_to_end(command: &mut Command, stdin: &[u8]) -> io::Result<Finished> {
-    let mut input = memfd("plugin-stdin")?;
+    let mut input = memfd(c"plugin-stdin")?;
     input.write_all(stdin)?;
     input.rewind()?;
-    let mut stdout = memfd("plugin-stdout")?;
-    let mut stderr = memfd("plugin-stderr")?;
+    let mut stdout = memfd(c"plugin-stdout")?;
+    let mut stderr = memfd(c"plugin-stderr")?;
     // The child writes through duplicates, which share the file offset with these handles:
     // after it exits each is rewound before reading.
     let status = command
@@ -48,7 +49,7 @@ pub fn run_to_end(command: &mut Command, stdin: &[u8]) -> io::Result<Finished> {
 }
 
 /// An empty file in memory, closed on exec (the child gets its own descriptor as stdio).
-fn memfd(name: &str) -> io::Result<File> {
+fn memfd(name: &CStr) -> io::Result<File> {
     Ok(File::from(memfd_create(name, MemfdFlags::CLOEXEC)?))
 }
 
@@ -90,10 +91,18 @@ mod tests {
 
     #[test]
     fn a_child_left_running_does_not_hold_the_run_open() {
-        // With pipes this would wait for the sleeper, which keeps stdout open.
-        let mut sh = Command::new("sh");
-        sh.args(["-c", "sleep 30 & echo $!"]);
-        let done = run_to_end(&mut sh, b"").unwrap();
+        // With pipes the run would wait for the sleeper, which keeps stdout open: fail
+        // instead of hanging if it does.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", "sleep 30 & echo $!"]);
+            let _ = tx.send(run_to_end(&mut sh, b""));
+        });
+        let done = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the run waited for the child its plugin left running")
+            .unwrap();
         let sleeper = String::from_utf8(done.stdout).unwrap();
         let killed = Command::new("kill").arg(sleeper.trim()).status().unwrap();
         assert!(killed.success(), "the sleeper {sleeper} was gone already");
